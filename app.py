@@ -1,0 +1,169 @@
+"""Composition root and command line: builds every part once and wires them together.
+
+    python app.py run                      # migrate, load the sample if empty, serve
+    python app.py serve [--port 3978]      # HTTP endpoints + the scheduler tick
+    python app.py console --as EMAIL [--now ISO]
+    python app.py import PROGRAMME.toml
+    python app.py simulate [--pairs N] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from conversations.clock import Clock, FakeClock
+from conversations.engine import Engine
+from conversations.outbox import Dispatcher, Messenger
+from conversations.texts import Texts
+from conversations.tick import Ticker
+from storage.db import Database
+from storage.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent
+SAMPLE = ROOT / "examples" / "programme.toml"
+log = logging.getLogger("mentor")
+
+
+class SystemClock:
+    """The real clock, used only here at the composition root."""
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+@dataclass
+class Services:
+    db: Database
+    clock: Clock
+    texts: Texts
+    engine: Engine
+    ticker: Ticker
+    dispatcher: Dispatcher
+
+    async def pump(self) -> None:
+        """One beat: propose what is due, then deliver it."""
+        await asyncio.to_thread(self.ticker.tick)
+        await self.dispatcher.run_once()
+
+
+def build(*, clock: Clock, messenger: Messenger, db: Database | None = None,
+          worker: str = "main") -> Services:
+    db = db or Database()
+    upgrade(db.engine)
+    texts = Texts()
+    return Services(db=db, clock=clock, texts=texts, engine=Engine(db, clock, texts),
+                    ticker=Ticker(db, clock),
+                    dispatcher=Dispatcher(db, clock, texts, messenger, worker=worker))
+
+
+def parse_now(value: str | None) -> Clock:
+    if not value:
+        return SystemClock()
+    moment = datetime.fromisoformat(value)
+    return FakeClock(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
+
+
+def cmd_import(args) -> int:
+    from bot.cli.importer import import_file
+
+    db = Database()
+    upgrade(db.engine)
+    return import_file(db, Path(args.file), SystemClock().now(), Texts(), sys.stdout)
+
+
+def cmd_console(args) -> int:
+    from bot.console.app import ConsoleSession
+    from bot.console.messenger import ConsoleMessenger
+
+    services = build(clock=parse_now(args.now), messenger=ConsoleMessenger(), worker="console")
+    session = ConsoleSession(engine=services.engine, db=services.db, pump=services.pump,
+                             email=args.as_email)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print(f"Talking to the mentoring bot as {args.as_email}. Type `help`, or :quit to leave.")
+    asyncio.run(session.run(_lines(interactive), interactive=interactive))
+    return 0
+
+
+def _lines(interactive: bool):
+    while True:
+        try:
+            line = input("you> ") if interactive else sys.stdin.readline()
+        except EOFError:
+            return
+        if not interactive and line == "":
+            return
+        yield line
+
+
+def cmd_simulate(args) -> int:
+    from bot.simulation.run import simulate
+
+    return simulate(pairs=args.pairs, as_json=args.json, programme_file=Path(args.file),
+                    out=sys.stdout)
+
+
+def cmd_serve(args) -> int:
+    from bot.web import serve
+
+    services = None
+    return serve(args, lambda messenger: build(clock=SystemClock(), messenger=messenger,
+                                               worker=f"{os.uname().nodename}:{os.getpid()}"))
+
+
+def cmd_run(args) -> int:
+    db = Database()
+    upgrade(db.engine)
+    from bot.cli.importer import import_file, has_programmes
+
+    if not has_programmes(db) and SAMPLE.exists():
+        print("Empty database: loading the sample programme from examples/programme.toml")
+        import_file(db, SAMPLE, SystemClock().now(), Texts(), sys.stdout)
+    db.dispose()
+    return cmd_serve(args)
+
+
+def cmd_migrate(args) -> int:
+    upgrade(Database().engine)
+    print("Database schema is up to date.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    parser = argparse.ArgumentParser(prog="app.py", description="Mentoring companion bot")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("run", "serve"):
+        p = sub.add_parser(name, help="serve Slack/Teams endpoints and run the scheduler")
+        p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3978")))
+        p.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        p.add_argument("--tick-seconds", type=float, default=float(os.environ.get("TICK_SECONDS", "30")))
+        p.set_defaults(func=cmd_run if name == "run" else cmd_serve)
+    p = sub.add_parser("console", help="chat with the bot in the terminal as a participant")
+    p.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
+    p.add_argument("--now", help="start a rehearsal clock at this ISO datetime")
+    p.set_defaults(func=cmd_console)
+    p = sub.add_parser("import", help="import or update a programme from its TOML file")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_import)
+    p = sub.add_parser("simulate", help="run a programme start to end on a fake clock")
+    p.add_argument("--pairs", type=int, default=0, help="simulate N generated pairs instead")
+    p.add_argument("--json", action="store_true", help="one JSON object per delivered prompt")
+    p.add_argument("--file", default=str(SAMPLE))
+    p.set_defaults(func=cmd_simulate)
+    p = sub.add_parser("migrate", help="bring the database schema up to date")
+    p.set_defaults(func=cmd_migrate)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""`serve`: one aiohttp application for every platform on one port, plus the scheduler tick.
+
+Slack is served when its variables are set, Teams always (unauthenticated for the Bot Framework
+Emulator when no app id is set). Each platform module exposes `configured(env)` and
+`attach(app, services, router, env) -> str` (a line for the start-up banner).
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+from collections.abc import Callable
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.console.messenger import ConsoleMessenger
+from bot.routing import RoutingMessenger
+from storage.db import Unavailable
+from storage.outbox import ping
+
+log = logging.getLogger(__name__)
+PLATFORMS = ("slack", "teams")
+
+
+def make_app(services, router: RoutingMessenger, env: dict[str, str]) -> tuple[web.Application, list[str]]:
+    app = web.Application(client_max_size=1024 * 1024)
+    app["services"] = services
+
+    async def health(request: web.Request) -> web.Response:
+        try:
+            await asyncio.to_thread(_ping, services.db)
+        except Unavailable:
+            return web.json_response({"status": "database unavailable"}, status=503)
+        return web.json_response({"status": "ok"})
+
+    app.router.add_get("/healthz", health)
+    banner = []
+    for name in PLATFORMS:
+        module = _platform(name)
+        if module is None:
+            continue
+        if module.configured(env):
+            banner.append(module.attach(app, services, router, env))
+        else:
+            banner.append(module.not_configured_line(env))
+    return app, banner
+
+
+def _platform(name: str):
+    try:
+        return importlib.import_module(f"bot.{name}.app")
+    except ModuleNotFoundError as error:
+        if error.name and error.name.startswith(f"bot.{name}"):
+            return None
+        raise
+
+
+def _ping(db) -> None:
+    with db.unit() as session:
+        ping(session)
+
+
+def console_inbox_wanted(env: dict[str, str]) -> bool:
+    """Demo mode: with no chat platform credentials, prompts land in the console inbox."""
+    if env.get("CONSOLE_INBOX") in ("0", "1"):
+        return env["CONSOLE_INBOX"] == "1"
+    return not (env.get("SLACK_BOT_TOKEN") or env.get("MICROSOFT_APP_ID"))
+
+
+def serve(args, build_services: Callable) -> int:
+    env = dict(os.environ)
+    router = RoutingMessenger({}, ConsoleMessenger() if console_inbox_wanted(env) else None)
+    services = build_services(router)
+    app, banner = make_app(services, router, env)
+    scheduler = AsyncIOScheduler()
+
+    async def beat() -> None:
+        try:
+            await services.pump()
+        except Unavailable:
+            log.warning("database unavailable during the tick; trying again next beat")
+        except Exception:
+            log.exception("the tick failed; trying again next beat")
+
+    async def start_scheduler(_app: web.Application) -> None:
+        scheduler.add_job(beat, "interval", seconds=args.tick_seconds, coalesce=True,
+                          max_instances=1)
+        scheduler.start()
+        asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(beat()))
+
+    async def stop_scheduler(_app: web.Application) -> None:
+        scheduler.shutdown(wait=False)
+
+    app.on_startup.append(start_scheduler)
+    app.on_cleanup.append(stop_scheduler)
+    database = services.db.url.split("@")[-1] if "@" in services.db.url else services.db.url
+    print(f"Mentoring bot serving on http://{args.host}:{args.port} (database: {database})")
+    for line in banner:
+        print(f"  {line}")
+    if router.fallback is not None:
+        print("  Console inbox: on. Chat as a participant in another terminal, for example:")
+        print("    .venv/bin/python app.py console --as jonas.berg@example.org")
+    print(f"  Scheduler: one tick every {args.tick_seconds:g} s. Health: /healthz. Ctrl+C stops.")
+    web.run_app(app, host=args.host, port=args.port, print=None)
+    return 0

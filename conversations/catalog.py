@@ -1,0 +1,43 @@
+"""Every kind of message the bot sends on its own, with how much it matters.
+
+Lower priority numbers matter more: when the weekly cap bites, they are kept. Optional kinds
+can be switched off with `optout`; transactional ones answer a person's own action and go out
+at once (no working hours, no cap, no snooze).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    priority: int
+    optional: bool = False
+    transactional: bool = False
+    stale_after: timedelta = timedelta(days=7)
+
+
+KINDS = {k.name: k for k in (
+    Kind("kickoff", 1, stale_after=timedelta(days=30)),
+    Kind("line_manager", 2, stale_after=timedelta(days=21)),
+    Kind("first_meeting_chase", 3),
+    Kind("meeting_nudge", 3),
+    Kind("agenda_reminder", 2, stale_after=timedelta(days=2)),
+    Kind("meeting_reminder", 4, optional=True, stale_after=timedelta(hours=20)),
+    Kind("did_you_meet", 2, stale_after=timedelta(days=5)),
+    Kind("pulse", 4, optional=True),
+    Kind("reflection", 3, optional=True, stale_after=timedelta(days=5)),
+    Kind("droop", 3, stale_after=timedelta(days=14)),
+    Kind("droop_flag", 2),
+    Kind("manager_followup", 3, stale_after=timedelta(days=30)),
+    Kind("evaluation", 1, stale_after=timedelta(days=45)),
+    Kind("closing", 2, stale_after=timedelta(days=30)),
+    Kind("post_checkin", 4, optional=True, stale_after=timedelta(days=30)),
+    Kind("announcement", 2, stale_after=timedelta(days=14)),
+    Kind("agenda", 1, transactional=True, stale_after=timedelta(days=365)),
+    Kind("meeting_booked", 1, transactional=True, stale_after=timedelta(days=60)),
+)}
+
+CAPPED = tuple(k.name for k in KINDS.values() if not k.transactional)

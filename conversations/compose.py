@@ -1,0 +1,189 @@
+"""Turn one outbox row into the message its recipient reads, in their language and time zone.
+
+Composing happens at send time, not when the row is proposed, so the message reflects the
+latest state (an agenda reminder whose agenda already arrived is skipped, not sent).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from conversations.dialogs import Asker, ask
+from conversations.dialogs.forms import pick_reflection
+from conversations.messages import Button, Message
+from conversations.programme import meetings_agreed_by
+from conversations.texts import Texts
+from conversations.verbs.meetings import LOG_BUTTON, NEXT_BUTTON
+from storage import answers, meetings
+from storage.people import pair_members
+from storage.tables import Agenda, Appointment, Delivery, Pair, Person, Programme
+
+DIALOG_KINDS = {"kickoff", "pulse", "reflection", "evaluation"}
+
+
+class Skip(Exception):
+    """This row should not be sent any more; the reason is recorded on it."""
+
+
+@dataclass
+class Context:
+    session: object
+    delivery: Delivery
+    person: Person
+    programme: Programme
+    pair: Pair | None
+    role: str
+    now: datetime
+    texts: Texts
+    payload: dict
+
+    @property
+    def lang(self) -> str:
+        return self.person.language if self.person.language in ("en", "da") else "en"
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(ZoneInfo(self.person.timezone))
+
+    def text(self, template: str, /, **values: object) -> str:
+        return self.texts.render(self.lang, template, **values)
+
+    def partners(self) -> list[Person]:
+        if self.pair is None:
+            return []
+        return [p for p, _ in pair_members(self.session, self.pair.id) if p.id != self.person.id]
+
+    def asker(self) -> Asker:
+        return Asker(self.session, self.person.id, self.pair.id, self.role, self.now, self.text)
+
+    def button(self, label: str, action: str, value: str = "") -> Button:
+        return Button(self.text(f"buttons/{label}"), action, value)
+
+
+def compose(ctx: Context) -> Message:
+    """The message for this row; raises Skip when it no longer makes sense to send it."""
+    kind = ctx.delivery.kind
+    values = dict(first_name=ctx.person.name.split()[0], programme=ctx.programme.name,
+                  partners=[p.name for p in ctx.partners()], role=ctx.role, **ctx.payload)
+    extra = _EXTRAS.get(kind)
+    buttons: tuple[Button, ...] = ()
+    if extra is not None:
+        more, buttons = extra(ctx)
+        values.update(more)
+    text = ctx.text(f"timeline/{kind}", **values)
+    if kind in DIALOG_KINDS and ctx.pair is not None:
+        form = _dialog_form(ctx)
+        if form is not None:
+            question = ask(ctx.asker(), form, intro=text)
+            if question is None and kind == "evaluation":
+                raise Skip("evaluation already finished")
+            if question is not None:
+                return Message(question.text, buttons=question.buttons + buttons,
+                               ephemeral=False)
+    return Message(text, buttons=buttons, ephemeral=False)
+
+
+def _dialog_form(ctx: Context) -> str | None:
+    kind = ctx.delivery.kind
+    if kind == "kickoff":
+        return "baseline" if ctx.role == "mentee" else None
+    if kind == "pulse":
+        return f"pulse:{ctx.payload.get('n', 1)}"
+    if kind == "evaluation":
+        return "evaluation"
+    asked = answers.asked_questions(ctx.session, ctx.person.id, "reflection:")
+    key = pick_reflection(ctx.role, asked, offset=ctx.delivery.id or 0)
+    return f"reflection:m{ctx.payload.get('meeting_id', 0)}:{key}" if key else None
+
+
+def _appointment(ctx: Context) -> Appointment:
+    appointment = ctx.session.get(Appointment, ctx.payload.get("appointment_id", 0))
+    if appointment is None or appointment.status != "scheduled":
+        raise Skip("meeting no longer scheduled")
+    return appointment
+
+
+def _agenda_reminder(ctx: Context):
+    appointment = _appointment(ctx)
+    if meetings.agenda_for(ctx.session, appointment.id) is not None:
+        raise Skip("agenda already sent")
+    return {"when": ctx.local(appointment.at)}, ()
+
+
+def _meeting_reminder(ctx: Context):
+    appointment = _appointment(ctx)
+    agenda = meetings.agenda_for(ctx.session, appointment.id)
+    return {"when": ctx.local(appointment.at), "has_agenda": agenda is not None}, ()
+
+
+def _did_you_meet(ctx: Context):
+    appointment = _appointment(ctx)
+    value = str(appointment.id)
+    return {"when": ctx.local(appointment.at)}, (
+        ctx.button("met_yes", "did_meet", f"yes:{value}"),
+        ctx.button("met_moved", "did_meet", f"moved:{value}"),
+        ctx.button("met_not_yet", "did_meet", f"not_yet:{value}"),
+    )
+
+
+def _agenda(ctx: Context):
+    agenda = ctx.session.get(Agenda, ctx.payload.get("agenda_id", 0))
+    if agenda is None:
+        raise Skip("agenda erased")
+    author = ctx.session.get(Person, agenda.author_id)
+    appointment = ctx.session.get(Appointment, agenda.appointment_id) if agenda.appointment_id else None
+    return {"author": author.name, "agenda": agenda.text,
+            "when": ctx.local(appointment.at) if appointment else None}, ()
+
+
+def _meeting_booked(ctx: Context):
+    appointment = ctx.session.get(Appointment, ctx.payload.get("appointment_id", 0))
+    if appointment is None or appointment.status != "scheduled":
+        raise Skip("booking replaced")
+    booker = ctx.session.get(Person, ctx.payload.get("by", 0))
+    return {"when": ctx.local(appointment.at), "by": booker.name if booker else ""}, ()
+
+
+def _book_buttons(ctx: Context):
+    if ctx.pair is not None and meetings.next_appointment(ctx.session, ctx.pair.id):
+        raise Skip("a meeting is booked")
+    if ctx.delivery.kind == "first_meeting_chase" and ctx.pair is not None \
+            and meetings.meeting_count(ctx.session, ctx.pair.id):
+        raise Skip("the pair has met")
+    return {}, (ctx.button("schedule_next", NEXT_BUTTON), ctx.button("snooze_week", "snooze", "7"))
+
+
+def _status_values(ctx: Context):
+    held = meetings.meeting_count(ctx.session, ctx.pair.id) if ctx.pair else 0
+    return {"held": held, "agreed": meetings_agreed_by(ctx.programme, ctx.now)}, (
+        ctx.button("schedule_next", NEXT_BUTTON), ctx.button("log_meeting", LOG_BUTTON))
+
+
+def _kickoff(ctx: Context):
+    return {"ends": ctx.programme.ends, "cadence": ctx.programme.cadence_weeks}, (
+        (ctx.button("schedule_next", NEXT_BUTTON),) if ctx.role == "mentor" else ())
+
+
+def _droop_flag(ctx: Context):
+    members = pair_members(ctx.session, ctx.payload.get("flag_pair", 0))
+    return {"names": [p.name for p, _ in members], "cadence": ctx.programme.cadence_weeks,
+            "weeks": ctx.payload.get("weeks", 0), "detail": ctx.payload.get("detail", "")}, ()
+
+
+_EXTRAS = {
+    "droop_flag": _droop_flag,
+    "kickoff": _kickoff,
+    "agenda_reminder": _agenda_reminder,
+    "meeting_reminder": _meeting_reminder,
+    "did_you_meet": _did_you_meet,
+    "agenda": _agenda,
+    "meeting_booked": _meeting_booked,
+    "first_meeting_chase": _book_buttons,
+    "meeting_nudge": _book_buttons,
+    "droop": _status_values,
+}
+
+
+def payload_of(delivery: Delivery) -> dict:
+    return json.loads(delivery.payload_json or "{}")

@@ -1,0 +1,169 @@
+"""Dialogs: questionnaires answered one question at a time, resumable, stored per person.
+
+`ask()` puts a person at their first unanswered question of a form and returns the message
+that asks it; a later text or button answers it. The timeline uses the same entry points for
+reflections, pulses, the kick-off baseline and the evaluation.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from conversations.dialogs.forms import (Question, baseline_questions, evaluation_questions,
+                                         kind_of, pulse_questions, reflection_questions,
+                                         split_goals)
+from conversations import grammar
+from conversations.grammar import MAX_TEXT, Command
+from conversations.messages import ActionInvoked, Button, Message
+from conversations.turn import Refusal, Turn
+from storage import answers
+
+SKIP_WORDS = {"skip", "spring over", "pass", "-"}
+DIALOG_EXPIRES = timedelta(days=14)
+ANSWER_ACTION = "answer"
+
+
+@dataclass
+class Asker:
+    """Everything a dialog step needs, whether it runs in a chat turn or in the outbox."""
+
+    session: object
+    person_id: int
+    pair_id: int
+    role: str
+    now: datetime
+    render: Callable[..., str]
+
+
+def questions_for(asker: Asker, form: str) -> list[Question]:
+    kind = kind_of(form)
+    if kind == "reflection":
+        return reflection_questions(asker.role, form.rsplit(":", 1)[-1])
+    if kind == "pulse":
+        return pulse_questions()
+    goals = goals_of(asker)
+    if kind == "baseline":
+        return baseline_questions(goals)
+    if kind == "evaluation":
+        return evaluation_questions(asker.role, goals)
+    raise ValueError(f"unknown form {kind}")
+
+
+def goals_of(asker: Asker) -> list[str]:
+    baseline = answers.answers_for(asker.session, asker.person_id, asker.pair_id, "baseline")
+    return split_goals(baseline["goals"].text) if "goals" in baseline else []
+
+
+def ask(asker: Asker, form: str, intro: str = "") -> Message | None:
+    """The next unanswered question of `form` (with `intro` before it), or None when done."""
+    given = answers.answers_for(asker.session, asker.person_id, asker.pair_id, form)
+    questions = questions_for(asker, form)
+    pending = [q for q in questions if q.key not in given or _placeholder(given[q.key], q)]
+    if not pending:
+        answers.end_dialog(asker.session, asker.person_id)
+        return None
+    question = pending[0]
+    answers.set_dialog(asker.session, person_id=asker.person_id, pair_id=asker.pair_id,
+                       form=form, question=question.key, now=asker.now)
+    if kind_of(form) == "reflection" and question is questions[0]:
+        # Remember the question was asked, so it is never asked again.
+        answers.save_answer(asker.session, person_id=asker.person_id, pair_id=asker.pair_id,
+                            form=form, question=question.key, now=asker.now, text="")
+    return _question_message(asker, form, question, questions, intro)
+
+
+def _placeholder(answer, question: Question) -> bool:
+    return question.kind == "text" and not answer.text and answer.rating is None \
+        and not question.optional
+
+
+def _question_message(asker: Asker, form: str, question: Question, questions: list[Question],
+                      intro: str) -> Message:
+    goal = ""
+    if question.goal:
+        goals = goals_of(asker)
+        goal = goals[question.goal - 1] if question.goal <= len(goals) else ""
+    body = asker.render(question.template, goal=goal)
+    hint = asker.render("dialogs/hint", kind=question.kind, optional=question.optional,
+                        number=questions.index(question) + 1, total=len(questions))
+    text = "\n\n".join(part for part in (intro, body, hint) if part)
+    buttons: tuple[Button, ...] = ()
+    if question.kind == "rating":
+        buttons = tuple(Button(str(n), ANSWER_ACTION, f"{form}|{question.key}|{n}")
+                        for n in range(1, 6))
+    return Message(text, buttons=buttons)
+
+
+def answer(asker: Asker, form: str, key: str, raw: str) -> Message:
+    """Store one answer (or explain what is wrong with it) and ask the next question."""
+    questions = {q.key: q for q in questions_for(asker, form)}
+    question = questions.get(key)
+    if question is None:
+        raise Refusal("dialogs/stale")
+    raw = raw.strip()
+    if question.kind == "rating":
+        rating = parse_rating(raw)
+        if rating is None:
+            again = _question_message(asker, form, question, list(questions.values()), "")
+            return Message(asker.render("dialogs/rating_invalid", said=raw[:40]) + "\n\n"
+                           + again.text, buttons=again.buttons)
+        answers.save_answer(asker.session, person_id=asker.person_id, pair_id=asker.pair_id,
+                            form=form, question=key, rating=rating, now=asker.now)
+    else:
+        skipped = raw.lower() in SKIP_WORDS
+        if (not raw or skipped) and not question.optional:
+            return Message(asker.render("dialogs/text_needed") + "\n\n" +
+                           _question_message(asker, form, question,
+                                             list(questions.values()), "").text)
+        if len(raw) > MAX_TEXT:
+            raise Refusal("errors/note_too_long", length=len(raw), limit=MAX_TEXT)
+        answers.save_answer(asker.session, person_id=asker.person_id, pair_id=asker.pair_id,
+                            form=form, question=key, text="" if skipped else raw,
+                            now=asker.now)
+    following = ask(asker, form, intro=asker.render("dialogs/thanks"))
+    if following is not None:
+        return following
+    return Message(asker.render(f"dialogs/{kind_of(form)}/done"))
+
+
+def parse_rating(raw: str) -> int | None:
+    text = raw.strip().rstrip(".!").strip()
+    if text.endswith("/5"):
+        text = text[:-2].strip()
+    return int(text) if text in ("1", "2", "3", "4", "5") else None
+
+
+def asker_for(turn: Turn, pair_id: int) -> Asker:
+    role = next((r.name for r in turn.roles if r.pair and r.pair.id == pair_id), "mentee")
+    return Asker(turn.session, turn.person.id, pair_id, role, turn.now, turn.text)
+
+
+def answer_in_dialog(turn: Turn, command: Command) -> bool:
+    """Free text (no verb) while a question is open answers that question."""
+    state = answers.dialog_of(turn.session, turn.person.id)
+    if state is None or turn.now - state.updated_at > DIALOG_EXPIRES:
+        return False
+    if not any(r.pair and r.pair.id == state.pair_id for r in turn.roles):
+        return False
+    raw = " ".join(part for part in (command.said, command.full_args) if part)
+    if not command.full_args and grammar.nearest(command.said, 0.75) and len(command.said) < 12:
+        return False  # a one-word typo of a command ("logg") is not an answer
+    message = answer(asker_for(turn, state.pair_id), state.form, state.question, raw)
+    turn.replies.append(message)
+    return True
+
+
+def answer_button(turn: Turn, event: ActionInvoked) -> None:
+    try:
+        form, key, value = event.value.split("|")
+    except ValueError:
+        raise Refusal("errors/stale_button") from None
+    state = answers.dialog_of(turn.session, turn.person.id)
+    pair_id = state.pair_id if state and state.form == form else None
+    if pair_id is None:
+        pair_id = turn.pair_role().pair.id
+    given = answers.answers_for(turn.session, turn.person.id, pair_id, form)
+    if key in given and given[key].rating is not None:
+        raise Refusal("dialogs/already_answered")
+    turn.replies.append(answer(asker_for(turn, pair_id), form, key, value))

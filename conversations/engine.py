@@ -1,0 +1,116 @@
+"""The conversation engine: one inbound event in, replies out, for every platform alike.
+
+It finds who is speaking, parses the command grammar once, runs the verb inside one unit of
+work, and turns any refusal or failure into a friendly reply; nothing is half-written.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from conversations import grammar
+from conversations.clock import Clock
+from conversations.messages import ActionInvoked, ConversationRef, InboundEvent, Message, TextReceived
+from conversations.texts import Texts
+from conversations.turn import Refusal, Turn
+from conversations.verbs import REGISTRY, ACTIONS
+from conversations.dialogs import answer_in_dialog
+from storage.db import Database, Duplicate, Unavailable
+from storage.people import person_by_email, person_by_identity, remember_identity, roles_of
+from storage.tables import Person, ProcessedEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the adapter sends back to the speaker (usually ephemeral / in the same chat)."""
+
+    messages: list[Message]
+    person_id: int | None = None
+
+
+class Engine:
+    def __init__(self, db: Database, clock: Clock, texts: Texts) -> None:
+        self.db = db
+        self.clock = clock
+        self.texts = texts
+
+    def handle(self, event: InboundEvent) -> Reply:
+        try:
+            return self._handle(event)
+        except Unavailable:
+            log.warning("database unavailable while handling a %s event", event.ref.platform)
+            return Reply([Message(self.texts.render("en", "errors/try_again"))])
+        except Exception:  # the reply must never be a stack trace
+            log.exception("unexpected error while handling a %s event", event.ref.platform)
+            return Reply([Message(self.texts.render("en", "errors/internal"))])
+
+    def _handle(self, event: InboundEvent) -> Reply:
+        now = self.clock.now()
+        try:
+            with self.db.unit() as session:
+                if event.event_id:
+                    session.add(ProcessedEvent(key=f"{event.ref.platform}:{event.event_id}", at=now))
+                    session.flush()
+                person = self._identify(session, event.ref, now)
+                if person is None:
+                    return Reply([Message(self.texts.render("en", "errors/unknown_user"))])
+                turn = Turn(session, person, roles_of(session, person.id), now, self.texts)
+                if not turn.roles:
+                    turn.say("errors/no_programme", person_name=person.name.split()[0])
+                    return Reply(turn.replies, person.id)
+                try:
+                    with session.begin_nested():
+                        self._dispatch(turn, event)
+                except Refusal as refusal:
+                    turn.replies = [Message(turn.text(refusal.template, **refusal.values))]
+                return Reply(turn.replies, person.id)
+        except Duplicate:
+            if event.event_id:  # a platform retry of an event we already handled
+                return Reply([])
+            raise
+
+    def _identify(self, session, ref: ConversationRef, now) -> Person | None:
+        person = person_by_identity(session, ref.platform, ref.user_id)
+        if person is None and ref.email:
+            person = person_by_email(session, ref.email)
+        if person is not None:
+            remember_identity(session, person, platform=ref.platform, user_id=ref.user_id,
+                              now=now, tenant_id=ref.tenant_id,
+                              conversation_id=ref.conversation_id, service_url=ref.service_url)
+        return person
+
+    def _dispatch(self, turn: Turn, event: InboundEvent) -> None:
+        if isinstance(event, ActionInvoked):
+            action = ACTIONS.get(event.action_id)
+            if action is None:
+                raise Refusal("errors/stale_button")
+            action(turn, event)
+            return
+        assert isinstance(event, TextReceived)
+        if len(event.text) > grammar.MAX_TEXT + 200:
+            raise Refusal("errors/too_long", limit=grammar.MAX_TEXT)
+        command = grammar.parse(event.text)
+        if not command.verb:
+            if answer_in_dialog(turn, command):
+                return
+            if not command.said:
+                REGISTRY["help"](turn, command)
+                return
+            raise Refusal("errors/unknown_verb", said=command.said[:40],
+                          suggestion=grammar.nearest(command.said) or "")
+        if command.partner:
+            command = self._settle_partner(turn, command)
+        handler: Callable = REGISTRY[command.verb]
+        handler(turn, command)
+
+    @staticmethod
+    def _settle_partner(turn: Turn, command: grammar.Command) -> grammar.Command:
+        """`with anna` picks a pair only if Anna is a partner; otherwise it was just text."""
+        for role in turn.roles:
+            if role.pair is not None and turn._has_partner(role, command.partner):
+                turn.partner_hint = command.partner
+                return command
+        return grammar.Command(command.verb, command.full_args, command.said, "", command.full_args)

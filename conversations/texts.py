@@ -1,0 +1,109 @@
+"""Every sentence the bot says comes from `prompts/<lang>/<area>/<name>.md.j2` (engine layer).
+
+Values put into a template are wrapped as *user text* (see `user_span`), so each platform's
+renderer can escape them: a note containing `<!channel>` or `*bold*` is shown, never obeyed.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
+LANGUAGES = ("en", "da")
+
+USER_START, USER_END = "\ue000", "\ue001"
+MONTHS = {
+    "en": "January February March April May June July August September October November December",
+    "da": "januar februar marts april maj juni juli august september oktober november december",
+}
+WEEKDAYS = {
+    "en": "Monday Tuesday Wednesday Thursday Friday Saturday Sunday",
+    "da": "mandag tirsdag onsdag torsdag fredag lørdag søndag",
+}
+
+
+def user_span(value: object) -> str:
+    """Mark text that came from a person, so renderers escape it for their platform."""
+    text = strip_markers(str(value))
+    return f"{USER_START}{text}{USER_END}" if text else ""
+
+
+def strip_markers(text: str) -> str:
+    return text.replace(USER_START, "").replace(USER_END, "")
+
+
+def spans(text: str) -> Iterator[tuple[bool, str]]:
+    """Split rendered text into (is_user_text, chunk) pieces."""
+    is_user = False
+    chunk = []
+    for char in text:
+        if char in (USER_START, USER_END):
+            if chunk:
+                yield is_user, "".join(chunk)
+                chunk = []
+            is_user = char == USER_START
+        else:
+            chunk.append(char)
+    if chunk:
+        yield is_user, "".join(chunk)
+
+
+def _finalize(value: object) -> object:
+    if isinstance(value, Markup) or value is None:
+        return value
+    return user_span(value)
+
+
+def format_day(moment: date | datetime, lang: str) -> str:
+    weekday = WEEKDAYS[lang].split()[moment.weekday()]
+    month = MONTHS[lang].split()[moment.month - 1]
+    if lang == "da":
+        return f"{weekday} {moment.day}. {month}"
+    return f"{weekday} {moment.day} {month}"
+
+
+def format_moment(moment: datetime, lang: str) -> str:
+    """'Tuesday 3 March, 14:00' / 'tirsdag 3. marts kl. 14.00', in the moment's own zone."""
+    if lang == "da":
+        return f"{format_day(moment, lang)} kl. {moment:%H.%M}"
+    return f"{format_day(moment, lang)}, {moment:%H:%M}"
+
+
+def format_minutes(minutes: int, lang: str) -> str:
+    hours, rest = divmod(minutes, 60)
+    unit = "t" if lang == "da" else "h"
+    if hours and rest:
+        return f"{hours} {unit} {rest} min"
+    return f"{hours} {unit}" if hours else f"{rest} min"
+
+
+class Texts:
+    """One Jinja2 environment per language, strict about missing values."""
+
+    def __init__(self, root: Path = PROMPTS) -> None:
+        self._envs = {}
+        for lang in LANGUAGES:
+            env = Environment(
+                loader=FileSystemLoader(root / lang),
+                undefined=StrictUndefined,
+                finalize=_finalize,
+                autoescape=False,
+                trim_blocks=True,
+                lstrip_blocks=True,
+                keep_trailing_newline=False,
+            )
+            env.filters["day"] = lambda d, _l=lang: Markup(format_day(d, _l))
+            env.filters["moment"] = lambda d, _l=lang: Markup(format_moment(d, _l))
+            env.filters["minutes"] = lambda m, _l=lang: Markup(format_minutes(m, _l))
+            self._envs[lang] = env
+
+    def render(self, lang: str, template: str, /, **values: object) -> str:
+        env = self._envs.get(lang) or self._envs["en"]
+        return env.get_template(f"{template}.md.j2").render(**values).strip()
+
+    def names(self, lang: str) -> set[str]:
+        return {n.removesuffix(".md.j2") for n in self._envs[lang].list_templates(extensions=["j2"])}

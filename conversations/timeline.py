@@ -1,0 +1,220 @@
+"""The programme's rhythm as a pure function: given a pair's facts and now, what is due.
+
+No I/O and no clock: `plan(facts, now)` returns every step whose time has come (the outbox
+ignores keys it already holds) and when the pair needs looking at again. Each step's key
+names the prompt and its occurrence, so a prompt can be proposed any number of times and is
+still sent once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from conversations.catalog import KINDS
+from conversations.programme import Settings, end_moment, progress, start_moment
+from storage.timeline_facts import PairFacts
+
+RECHECK = timedelta(days=7)
+MIDPOINT_SETS = (1, 2)
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    person_id: int
+    kind: str
+    due_at: datetime
+    payload: dict = field(default_factory=dict)
+    optional: bool = False
+
+    @property
+    def stale_after(self) -> datetime:
+        return self.due_at + KINDS[self.kind].stale_after
+
+
+@dataclass
+class Plan:
+    due: list[Step]
+    next_check: datetime | None
+
+
+def plan(facts: PairFacts, now: datetime) -> Plan:
+    candidates = list(_candidates(facts, now))
+    due = [s for s in candidates if s.due_at <= now]
+    future = [s.due_at for s in candidates if s.due_at > now]
+    post_end = end_moment(facts.programme) + timedelta(weeks=Settings.of(facts.programme)
+                                                       .post_checkin_weeks + 1)
+    if now > post_end:
+        return Plan(due, None)
+    next_check = min([*future, now + RECHECK])
+    return Plan(due, next_check)
+
+
+def _candidates(f: PairFacts, now: datetime):
+    settings = Settings.of(f.programme)
+    start = _morning(start_moment(f.programme), f.programme.timezone)
+    if f.started_at and start < f.started_at <= now:  # a pair that joined late starts late
+        start = f.started_at
+    end = end_moment(f.programme)
+    mentees = [m for m in f.members if m.role == "mentee"]
+    mentors = [m for m in f.members if m.role == "mentor"]
+    everyone = mentees + mentors
+    pid = f.pair_id
+
+    for m in everyone:
+        yield Step(f"kickoff:{pid}:{m.person_id}", m.person_id, "kickoff", start)
+    if not f.meetings:
+        for m in mentees:
+            yield Step(f"line_manager:{pid}:{m.person_id}", m.person_id, "line_manager",
+                       start + timedelta(days=1))
+    yield from _first_meeting(f, settings, start, everyone)
+    yield from _meeting_nudges(f, settings, start, end, now, everyone)
+    yield from _appointment_steps(f, settings, mentees, mentors, everyone)
+    yield from _pulses(f, settings, start, end, everyone)
+    yield from _reflections(f, everyone)
+    yield from _midpoint(f, settings, everyone)
+    yield from _droop(f, settings, start, end, now, everyone)
+    yield from _ending(f, settings, end, everyone, mentees)
+
+
+def _morning(moment: datetime, zone: str) -> datetime:
+    local = moment.astimezone(ZoneInfo(zone))
+    return datetime.combine(local.date(), time(9, 0), ZoneInfo(zone))
+
+
+def _first_meeting(f: PairFacts, s: Settings, start: datetime, everyone):
+    if f.meetings or f.appointment:
+        return
+    for days in s.first_meeting_chase_days:
+        for m in everyone:
+            yield Step(f"first_chase:{f.pair_id}:{days}:{m.person_id}", m.person_id,
+                       "first_meeting_chase", start + timedelta(days=days), {"days": days})
+
+
+def _meeting_nudges(f: PairFacts, s: Settings, start, end, now, everyone):
+    """With nothing booked: a week after the last meeting, and again when the cadence is due."""
+    if f.appointment or not f.meetings:
+        return
+    meeting_id, held, logged = f.meetings[-1]
+    anchor = max(held, logged)
+    cadence = timedelta(weeks=f.programme.cadence_weeks)
+    for n, due in ((1, anchor + timedelta(days=7)), (2, held + cadence - timedelta(days=3))):
+        if due < end and (n == 1 or due > anchor + timedelta(days=7)):
+            for m in everyone:
+                yield Step(f"nudge:{f.pair_id}:{meeting_id}:{n}:{m.person_id}", m.person_id,
+                           "meeting_nudge", due)
+
+
+def _appointment_steps(f: PairFacts, s: Settings, mentees, mentors, everyone):
+    if not f.appointment:
+        return
+    appointment_id, at, booked = f.appointment
+    payload = {"appointment_id": appointment_id}
+    reminder = max(at - timedelta(days=s.agenda_days_before), booked + timedelta(hours=1))
+    if not f.agenda_sent and reminder <= at - timedelta(hours=12):
+        for m in mentees:
+            yield Step(f"agenda:{appointment_id}:{m.person_id}", m.person_id, "agenda_reminder",
+                       reminder, payload)
+            followup = at - timedelta(days=1)
+            if followup > reminder + timedelta(hours=12):
+                yield Step(f"agenda_followup:{appointment_id}:{m.person_id}", m.person_id,
+                           "agenda_reminder", followup, {**payload, "followup": True})
+    day_before = at - timedelta(days=1)
+    if booked < day_before - timedelta(hours=12):
+        for m in everyone:
+            yield Step(f"reminder:{appointment_id}:{m.person_id}", m.person_id,
+                       "meeting_reminder", day_before, payload, optional=True)
+    for m in mentees:
+        yield Step(f"did_meet:{appointment_id}:{m.person_id}", m.person_id, "did_you_meet",
+                   at + timedelta(hours=2), payload)
+    for m in mentors:
+        yield Step(f"did_meet:{appointment_id}:{m.person_id}", m.person_id, "did_you_meet",
+                   at + timedelta(days=3), payload)
+
+
+def _pulses(f: PairFacts, s: Settings, start, end, everyone):
+    if s.pulse_every_days <= 0:
+        return
+    due, n = start + timedelta(days=s.pulse_first_days), 1
+    while due < end - timedelta(days=21):
+        for m in everyone:
+            yield Step(f"pulse:{f.pair_id}:{n}:{m.person_id}", m.person_id, "pulse", due,
+                       {"n": n}, optional=True)
+        due, n = due + timedelta(days=s.pulse_every_days), n + 1
+
+
+def _reflections(f: PairFacts, everyone):
+    for meeting_id, held, logged in f.meetings[-3:]:
+        due = max(held, logged) + timedelta(hours=1)
+        for m in everyone:
+            yield Step(f"reflection:{meeting_id}:{m.person_id}", m.person_id, "reflection", due,
+                       {"meeting_id": meeting_id}, optional=True)
+
+
+def _midpoint(f: PairFacts, s: Settings, everyone):
+    start, end = start_moment(f.programme), end_moment(f.programme)
+    span = end - start
+    shares = (s.midpoint_from + 0.05, (s.midpoint_from + s.midpoint_to) / 2 + 0.05)
+    for number, share in zip(MIDPOINT_SETS, shares):
+        due = _morning(start + span * share, f.programme.timezone)
+        for m in everyone:
+            yield Step(f"droop_mid:{f.pair_id}:{number}:{m.person_id}", m.person_id, "droop",
+                       due, {"reason": "midpoint", "set": number}, optional=True)
+
+
+def _droop(f: PairFacts, s: Settings, start, end, now, everyone):
+    """Droop from the data; the pair is nudged and the manager flagged, always with the why."""
+    cadence_weeks = f.programme.cadence_weeks
+    limit = timedelta(weeks=cadence_weeks * s.droop_factor)
+    if f.meetings:
+        anchor_id, last, _ = f.meetings[-1]
+        anchor = f"m{anchor_id}"
+    else:
+        anchor, last = "start", start
+    scheduled_soon = f.appointment is not None and f.appointment[1] > now - timedelta(days=2)
+    due = last + limit
+    if due < end and not scheduled_soon:
+        weeks = max(1, round((max(now, due) - last).days / 7))
+        reason = {"reason": "no_meeting", "weeks": weeks, "cadence": cadence_weeks}
+        yield from _droop_steps(f, everyone, f"nomeet:{anchor}", due, reason)
+    if len(f.ratings) >= 3:
+        (_, a), (_, b), (last_id, c) = f.ratings[-3:]
+        if a > b > c and c <= 3:
+            yield from _droop_steps(f, everyone, f"ratings:{last_id}", now,
+                                    {"reason": "falling_ratings", "detail": f"{a} → {b} → {c}"})
+    rounds = sorted(f.pulse)
+    if len(rounds) >= 2:
+        before, after = (sum(f.pulse[n]) / len(f.pulse[n]) for n in rounds[-2:])
+        if before - after >= 1.0:
+            yield from _droop_steps(f, everyone, f"pulse:{rounds[-1]}", now,
+                                    {"reason": "falling_pulse",
+                                     "detail": f"{before:.1f} → {after:.1f} / 5"})
+
+
+def _droop_steps(f: PairFacts, everyone, occurrence: str, due: datetime, payload: dict):
+    for m in everyone:
+        yield Step(f"droop:{f.pair_id}:{occurrence}:{m.person_id}", m.person_id, "droop", due,
+                   payload)
+    for manager in f.managers:
+        yield Step(f"droop_flag:{f.pair_id}:{occurrence}:{manager}", manager, "droop_flag", due,
+                   {**payload, "pair_key": f.key, "flag_pair": f.pair_id})
+
+
+def _ending(f: PairFacts, s: Settings, end, everyone, mentees):
+    evaluation = _morning(end - timedelta(days=14), f.programme.timezone)
+    for m in everyone:
+        yield Step(f"evaluation:{f.pair_id}:{m.person_id}", m.person_id, "evaluation", evaluation)
+        if m.person_id not in f.evaluation_done:
+            yield Step(f"evaluation_reminder:{f.pair_id}:{m.person_id}", m.person_id,
+                       "evaluation", evaluation + timedelta(days=7), {"reminder": True})
+        yield Step(f"closing:{f.pair_id}:{m.person_id}", m.person_id, "closing",
+                   _morning(end - timedelta(days=5), f.programme.timezone))
+    for m in mentees:
+        yield Step(f"post_checkin:{f.pair_id}:{m.person_id}", m.person_id, "post_checkin",
+                   _morning(end + timedelta(weeks=s.post_checkin_weeks), f.programme.timezone),
+                   optional=True)
+
+
+def progress_share(f: PairFacts, now: datetime) -> float:
+    return progress(f.programme, now)

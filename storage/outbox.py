@@ -1,0 +1,151 @@
+"""The delivery outbox: propose, claim, settle. Claim before send, so replicas never both send.
+
+A row is proposed under a unique key (proposing it again is a no-op), claimed by exactly one
+worker in a single atomic statement, and settled as sent, retried, failed or skipped.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, select
+
+from storage.tables import Delivery
+
+RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30),
+                timedelta(hours=2))
+CLAIM_TIMEOUT = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    key: str
+    person_id: int
+    programme_id: int
+    pair_id: int | None
+    kind: str
+    due_at: datetime
+    stale_after: datetime
+    priority: int = 5
+    optional: bool = False
+    payload: dict | None = None
+
+
+def propose(session: Session, proposals: list[Proposal]) -> int:
+    """Insert proposals whose key is new; returns how many were new."""
+    if not proposals:
+        return 0
+    rows = [
+        dict(key=p.key, person_id=p.person_id, programme_id=p.programme_id, pair_id=p.pair_id,
+             kind=p.kind, due_at=p.due_at, stale_after=p.stale_after, priority=p.priority,
+             optional=p.optional, payload_json=json.dumps(p.payload or {}, sort_keys=True),
+             status="pending", attempts=0, claimed_by="", last_error="", platform="",
+             platform_ref="", text="")
+        for p in proposals
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Delivery).values(rows).on_conflict_do_nothing(index_elements=["key"])
+    result = session.execute(statement)
+    return result.rowcount or 0
+
+
+def existing_keys(session: Session, prefix: str) -> set[str]:
+    return set(session.exec(select(Delivery.key).where(Delivery.key.startswith(prefix))))
+
+
+def claim_due(session: Session, now: datetime, worker: str, limit: int = 200) -> list[Delivery]:
+    """Atomically mark up to `limit` due rows as claimed by `worker` and return them."""
+    dialect = session.get_bind().dialect.name
+    due = (
+        select(Delivery.id)
+        .where(Delivery.status == "pending", Delivery.due_at <= now,
+               (Delivery.next_try_at.is_(None)) | (Delivery.next_try_at <= now))
+        .order_by(Delivery.due_at, Delivery.id)
+        .limit(limit)
+    )
+    if dialect == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    statement = (
+        update(Delivery)
+        .where(Delivery.id.in_(due.scalar_subquery()))
+        .values(status="claimed", claimed_at=now, claimed_by=worker)
+        .returning(Delivery)
+    )
+    rows = list(session.execute(statement.execution_options(synchronize_session=False)).scalars())
+    session.commit()
+    return rows
+
+
+def requeue_stuck(session: Session, now: datetime) -> int:
+    """Claims left unsettled (a worker died after claiming) go back to pending."""
+    statement = (
+        update(Delivery)
+        .where(Delivery.status == "claimed", Delivery.claimed_at < now - CLAIM_TIMEOUT)
+        .values(status="pending", claimed_by="")
+    )
+    return session.execute(statement).rowcount or 0
+
+
+def mark_sent(session: Session, delivery_id: int, now: datetime, *, platform: str,
+              platform_ref: str, text: str) -> None:
+    session.execute(
+        update(Delivery).where(Delivery.id == delivery_id)
+        .values(status="sent", sent_at=now, platform=platform, platform_ref=platform_ref,
+                text=text, attempts=Delivery.attempts + 1, last_error="")
+    )
+
+
+def mark_retry(session: Session, row: Delivery, now: datetime, error: str,
+               *, permanent: bool) -> str:
+    """Back off and try again later, or give up after the last try; returns the new status."""
+    attempts = row.attempts + 1
+    if permanent or attempts > len(RETRY_DELAYS):
+        values = dict(status="failed", attempts=attempts, last_error=error[:300])
+    else:
+        values = dict(status="pending", attempts=attempts, last_error=error[:300],
+                      next_try_at=now + RETRY_DELAYS[attempts - 1], claimed_by="")
+    session.execute(update(Delivery).where(Delivery.id == row.id).values(**values))
+    return values["status"]
+
+
+def postpone(session: Session, delivery_id: int, until: datetime, reason: str = "") -> None:
+    session.execute(
+        update(Delivery).where(Delivery.id == delivery_id)
+        .values(status="pending", due_at=until, claimed_by="", last_error=reason[:300])
+    )
+
+
+def skip(session: Session, delivery_id: int, reason: str) -> None:
+    session.execute(
+        update(Delivery).where(Delivery.id == delivery_id)
+        .values(status="skipped", last_error=reason[:300])
+    )
+
+
+def sent_count_since(session: Session, person_id: int, since: datetime,
+                     kinds: tuple[str, ...]) -> int:
+    query = select(func.count()).select_from(Delivery).where(
+        Delivery.person_id == person_id, Delivery.status == "sent", Delivery.sent_at >= since,
+        Delivery.kind.in_(kinds))
+    return session.exec(query).one()
+
+
+def unread_for(session: Session, person_id: int, platform: str) -> list[Delivery]:
+    query = (select(Delivery)
+             .where(Delivery.person_id == person_id, Delivery.status == "sent",
+                    Delivery.platform == platform, Delivery.read_at.is_(None))
+             .order_by(Delivery.sent_at, Delivery.id))
+    return list(session.exec(query))
+
+
+def mark_read(session: Session, ids: list[int], now: datetime) -> None:
+    if ids:
+        session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(read_at=now))
+
+
+def ping(session: Session) -> None:
+    session.execute(text("SELECT 1"))

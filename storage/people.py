@@ -1,0 +1,102 @@
+"""Who is who: people, their platform identities and their roles in programmes and pairs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+from storage.tables import Identity, Membership, Pair, Person, Programme
+
+
+@dataclass(frozen=True)
+class Role:
+    """One active role of a person: a mentor or mentee in a pair, or a programme's manager."""
+
+    membership: Membership
+    programme: Programme
+    pair: Pair | None
+
+    @property
+    def name(self) -> str:
+        return self.membership.role
+
+
+def person_by_email(session: Session, email: str) -> Person | None:
+    return session.exec(select(Person).where(Person.email == email.strip().lower())).first()
+
+
+def person_by_identity(session: Session, platform: str, user_id: str) -> Person | None:
+    identity = session.exec(
+        select(Identity).where(Identity.platform == platform, Identity.user_id == user_id)
+    ).first()
+    return session.get(Person, identity.person_id) if identity else None
+
+
+def remember_identity(session: Session, person: Person, *, platform: str, user_id: str,
+                      now: datetime, tenant_id: str = "", conversation_id: str = "",
+                      service_url: str = "") -> Identity:
+    """Create or refresh how to reach this person on a platform (on every inbound event)."""
+    identity = session.exec(
+        select(Identity).where(Identity.platform == platform, Identity.user_id == user_id)
+    ).first()
+    fresh = dict(person_id=person.id, tenant_id=tenant_id, conversation_id=conversation_id,
+                 service_url=service_url)
+    if identity is None:
+        identity = Identity(platform=platform, user_id=user_id, updated_at=now, **fresh)
+        session.add(identity)
+        session.flush()
+        return identity
+    changed = {k: v for k, v in fresh.items() if v and getattr(identity, k) != v}
+    if changed or now - identity.updated_at > timedelta(days=1):
+        for key, value in changed.items():
+            setattr(identity, key, value)
+        identity.updated_at = now
+        session.flush()
+    return identity
+
+
+def identities_of(session: Session, person_id: int) -> list[Identity]:
+    query = select(Identity).where(Identity.person_id == person_id).order_by(Identity.updated_at.desc())
+    return list(session.exec(query))
+
+
+def roles_of(session: Session, person_id: int) -> list[Role]:
+    query = (
+        select(Membership, Programme, Pair)
+        .join(Programme, Programme.id == Membership.programme_id)
+        .join(Pair, Pair.id == Membership.pair_id, isouter=True)
+        .where(Membership.person_id == person_id, Membership.active)
+        .order_by(Programme.starts, Membership.pair_key)
+    )
+    return [Role(m, prog, pair) for m, prog, pair in session.exec(query)
+            if pair is None or pair.active]
+
+
+def pair_members(session: Session, pair_id: int) -> list[tuple[Person, str]]:
+    """The active people of a pair with their role, mentors first."""
+    query = (
+        select(Person, Membership.role)
+        .join(Membership, Membership.person_id == Person.id)
+        .where(Membership.pair_id == pair_id, Membership.active)
+        .order_by(Membership.role.desc(), Person.name)
+    )
+    return [(person, role) for person, role in session.exec(query)]
+
+
+def programme_managers(session: Session, programme_id: int) -> list[Person]:
+    query = (
+        select(Person)
+        .join(Membership, Membership.person_id == Person.id)
+        .where(Membership.programme_id == programme_id, Membership.role == "manager",
+               Membership.active)
+    )
+    return list(session.exec(query))
+
+
+def membership_in_pair(session: Session, person_id: int, pair_id: int) -> Membership | None:
+    """The person's active membership of an active pair, or None if they left it."""
+    query = (select(Membership).join(Pair, Pair.id == Membership.pair_id)
+             .where(Membership.pair_id == pair_id, Membership.person_id == person_id,
+                    Membership.active, Pair.active))
+    return session.exec(query).first()

@@ -1,0 +1,208 @@
+"""Read and check a programme definition (TOML) and its roster (CSV) before anything is stored.
+
+Checking is separate from storing so a broken file imports nothing: every problem is collected
+with its line number, and the caller stores only a file that has none.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo, available_timezones
+
+HEADER = ["email", "name", "role", "pair", "timezone", "language"]
+ROLES = ("mentor", "mentee", "manager")
+LANGUAGES = ("en", "da")
+EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+MAX_MENTEES_PER_MENTOR = 5
+MAX_NAME = 200
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A reason the file cannot be imported; `code` picks the sentence in the report template."""
+
+    line: int
+    code: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    line: int
+    email: str
+    name: str
+    role: str
+    pair: str
+    timezone: str
+    language: str
+
+
+@dataclass
+class ProgrammeFile:
+    slug: str
+    name: str
+    starts: date
+    ends: date
+    cadence_weeks: int
+    language: str
+    timezone: str
+    settings: dict
+    rows: list[RosterRow] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:120] or "programme"
+
+
+def read_programme(path: Path) -> ProgrammeFile:
+    """Parse both files; the result's `problems` is empty only when everything checks out."""
+    empty = ProgrammeFile("", "", date.min, date.min, 4, "en", "UTC", {})
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        empty.problems.append(Problem(0, "file_missing", str(path)))
+        return empty
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        empty.problems.append(Problem(0, "toml_invalid", str(error)[:200]))
+        return empty
+    programme = _programme_fields(raw, empty.problems)
+    if programme is None:
+        return empty
+    roster = raw.get("roster")
+    if not isinstance(roster, str) or not roster:
+        programme.problems.append(Problem(0, "field_missing", "roster"))
+        return programme
+    _read_roster(path.parent / roster, programme)
+    return programme
+
+
+def _programme_fields(raw: dict, problems: list[Problem]) -> ProgrammeFile | None:
+    for name in ("name", "starts", "ends", "language", "timezone"):
+        if name not in raw:
+            problems.append(Problem(0, "field_missing", name))
+    if problems:
+        return None
+    starts, ends = raw["starts"], raw["ends"]
+    if not isinstance(starts, date) or not isinstance(ends, date):
+        problems.append(Problem(0, "dates_invalid"))
+        return None
+    if ends <= starts:
+        problems.append(Problem(0, "ends_before_starts"))
+    cadence = raw.get("cadence_weeks", 4)
+    if not isinstance(cadence, int) or not 1 <= cadence <= 12:
+        problems.append(Problem(0, "cadence_invalid", str(cadence)))
+    if raw["language"] not in LANGUAGES:
+        problems.append(Problem(0, "language_invalid", str(raw["language"])))
+    if not valid_timezone(raw["timezone"]):
+        problems.append(Problem(0, "timezone_invalid", str(raw["timezone"])))
+    name = str(raw["name"]).strip()[:MAX_NAME]
+    settings = {k: v for k, v in raw.items() if isinstance(v, dict)}
+    return ProgrammeFile(
+        slug=slugify(str(raw.get("slug") or name)),
+        name=name,
+        starts=starts,
+        ends=ends,
+        cadence_weeks=cadence if isinstance(cadence, int) else 4,
+        language=str(raw["language"]),
+        timezone=str(raw["timezone"]),
+        settings=settings,
+        problems=problems,
+    )
+
+
+_ZONES: set[str] = set()
+
+
+def valid_timezone(name: object) -> bool:
+    if not _ZONES:
+        _ZONES.update(available_timezones())
+    if not isinstance(name, str) or name not in _ZONES:
+        return False
+    ZoneInfo(name)
+    return True
+
+
+def _read_roster(path: Path, programme: ProgrammeFile) -> None:
+    problems = programme.problems
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        problems.append(Problem(0, "roster_missing", path.name))
+        return
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        problems.append(Problem(line, "not_utf8"))
+        return
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if [h.strip().lower() for h in header or []] != HEADER:
+        problems.append(Problem(1, "header_invalid", ",".join(HEADER)))
+        return
+    seen: dict[tuple[str, str], int] = {}
+    for cells in reader:
+        line = reader.line_num
+        if not any(c.strip() for c in cells):
+            continue
+        row = _check_row(line, cells, problems)
+        if row is None:
+            continue
+        key = (row.email, row.pair)
+        if key in seen:
+            problems.append(Problem(line, "duplicate_row", f"{row.email} {seen[key]}"))
+            continue
+        seen[key] = line
+        programme.rows.append(row)
+    _check_groups(programme)
+
+
+def _check_row(line: int, cells: list[str], problems: list[Problem]) -> RosterRow | None:
+    if len(cells) != len(HEADER):
+        problems.append(Problem(line, "column_count", str(len(cells))))
+        return None
+    email, name, role, pair, zone, language = (c.strip() for c in cells)
+    email = email.lower()
+    before = len(problems)
+    if not EMAIL.match(email) or len(email) > 254:
+        problems.append(Problem(line, "email_invalid", email[:80]))
+    if not name or len(name) > MAX_NAME or any(ord(c) < 32 for c in name):
+        problems.append(Problem(line, "name_invalid"))
+    if role not in ROLES:
+        problems.append(Problem(line, "role_invalid", role[:40]))
+    if role in ("mentor", "mentee") and not pair:
+        problems.append(Problem(line, "pair_missing"))
+    if len(pair) > 80:
+        problems.append(Problem(line, "pair_invalid"))
+    if not valid_timezone(zone):
+        problems.append(Problem(line, "timezone_invalid", zone[:60]))
+    if language not in LANGUAGES:
+        problems.append(Problem(line, "language_invalid", language[:20]))
+    if len(problems) > before:
+        return None
+    return RosterRow(line, email, name, role, pair if role != "manager" else "", zone, language)
+
+
+def _check_groups(programme: ProgrammeFile) -> None:
+    groups: dict[str, list[RosterRow]] = {}
+    for row in programme.rows:
+        if row.role != "manager":
+            groups.setdefault(row.pair, []).append(row)
+    for key, rows in groups.items():
+        mentors = [r for r in rows if r.role == "mentor"]
+        mentees = [r for r in rows if r.role == "mentee"]
+        first = rows[0].line
+        if not mentors or not mentees:
+            programme.problems.append(Problem(first, "pair_incomplete", key))
+        elif len(mentors) > 2:
+            programme.problems.append(Problem(first, "too_many_mentors", key))
+        elif len(mentees) > MAX_MENTEES_PER_MENTOR * len(mentors):
+            programme.warnings.append(Problem(first, "large_group", key))
+        if {r.email for r in mentors} & {r.email for r in mentees}:
+            programme.problems.append(Problem(first, "mentor_is_mentee", key))

@@ -1,0 +1,175 @@
+"""SQLModel tables: the whole persistent state of the bot (storage layer).
+
+Datetimes are aware; SQLModel stores them as UTC and returns them in UTC on every database.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Programme(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, max_length=120)
+    name: str = Field(max_length=200)
+    starts: date
+    ends: date
+    cadence_weeks: int = 4
+    language: str = Field(default="en", max_length=5)
+    timezone: str = Field(default="UTC", max_length=64)
+    settings_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+
+class Person(SQLModel, table=True):
+    """One human, across programmes; found by email, reached through identities."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, max_length=254)
+    name: str = Field(max_length=200)
+    timezone: str = Field(default="UTC", max_length=64)
+    language: str = Field(default="en", max_length=5)
+    snoozed_until: datetime | None = None
+    optional_opt_out: bool = False
+
+
+class Pair(SQLModel, table=True):
+    """A pair or group: one or two mentors with one or more mentees."""
+
+    __table_args__ = (UniqueConstraint("programme_id", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    programme_id: int = Field(foreign_key="programme.id", index=True)
+    key: str = Field(max_length=80)
+    active: bool = True
+    started_at: datetime | None = None
+    followed_up_at: datetime | None = None
+    # When the timeline should look at this pair again; the tick reads only pairs due now.
+    next_check_at: datetime | None = Field(default=None, index=True)
+
+
+class Membership(SQLModel, table=True):
+    """A person's role in a programme; pair_id is empty for managers."""
+
+    __table_args__ = (UniqueConstraint("programme_id", "person_id", "pair_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    programme_id: int = Field(foreign_key="programme.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    pair_id: int | None = Field(default=None, foreign_key="pair.id", index=True)
+    pair_key: str = Field(default="", max_length=80)
+    role: str = Field(max_length=10)
+    active: bool = True
+
+
+class Identity(SQLModel, table=True):
+    """How to reach a person on one platform: a conversation reference in plain columns."""
+
+    __table_args__ = (UniqueConstraint("platform", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    platform: str = Field(max_length=16)
+    user_id: str = Field(max_length=200)
+    tenant_id: str = Field(default="", max_length=200)
+    conversation_id: str = Field(default="", max_length=400)
+    service_url: str = Field(default="", max_length=400)
+    updated_at: datetime
+
+
+class Appointment(SQLModel, table=True):
+    """A scheduled meeting; status moves from scheduled to held, moved or missed."""
+
+    __table_args__ = (Index("ix_appointment_pair_status", "pair_id", "status"),)
+    id: int | None = Field(default=None, primary_key=True)
+    pair_id: int = Field(foreign_key="pair.id")
+    at: datetime
+    status: str = Field(default="scheduled", max_length=12)
+    booked_by: int = Field(foreign_key="person.id")
+    created_at: datetime
+
+
+class Meeting(SQLModel, table=True):
+    """A meeting that took place, as logged by a participant. The note is private to the pair."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    pair_id: int = Field(foreign_key="pair.id", index=True)
+    logged_by: int = Field(foreign_key="person.id", index=True)
+    held_at: datetime
+    minutes: int
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime
+
+
+class Agenda(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    pair_id: int = Field(foreign_key="pair.id", index=True)
+    appointment_id: int | None = Field(default=None, foreign_key="appointment.id")
+    author_id: int = Field(foreign_key="person.id", index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
+
+
+class Answer(SQLModel, table=True):
+    """An answer to a question in a dialog: reflection, pulse, baseline, evaluation.
+
+    `form` names the questionnaire and its occurrence (e.g. "evaluation", "pulse:3",
+    "reflection:41"), so one person answers each question of each occurrence once.
+    """
+
+    __table_args__ = (UniqueConstraint("person_id", "pair_id", "form", "question"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    pair_id: int = Field(foreign_key="pair.id", index=True)
+    form: str = Field(max_length=60)
+    question: str = Field(max_length=60)
+    rating: int | None = None
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime
+
+
+class DialogState(SQLModel, table=True):
+    """Which question a person is in the middle of answering, so free text finds its home."""
+
+    person_id: int = Field(primary_key=True, foreign_key="person.id")
+    pair_id: int = Field(foreign_key="pair.id")
+    form: str = Field(max_length=60)
+    question: str = Field(max_length=60)
+    updated_at: datetime
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one row per prompt per recipient, claimed before it is sent.
+
+    `key` is unique, so the timeline can propose the same prompt any number of times and it
+    is stored once; `status` is pending → claimed → sent | failed | skipped.
+    """
+
+    __table_args__ = (Index("ix_delivery_status_due", "status", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=200)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    pair_id: int | None = Field(default=None, foreign_key="pair.id", index=True)
+    programme_id: int = Field(foreign_key="programme.id", index=True)
+    kind: str = Field(max_length=32)
+    priority: int = 5
+    optional: bool = False
+    payload_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    due_at: datetime
+    stale_after: datetime
+    status: str = Field(default="pending", max_length=10)
+    claimed_at: datetime | None = None
+    claimed_by: str = Field(default="", max_length=80)
+    attempts: int = 0
+    next_try_at: datetime | None = None
+    last_error: str = Field(default="", max_length=300)
+    sent_at: datetime | None = None
+    platform: str = Field(default="", max_length=16)
+    platform_ref: str = Field(default="", max_length=200)
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    read_at: datetime | None = None
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """Inbound event ids already handled: a platform retry of the same id is a no-op."""
+
+    key: str = Field(primary_key=True, max_length=200)
+    at: datetime
