@@ -47,6 +47,11 @@ class Engine:
             log.exception("unexpected error while handling a %s event", event.ref.platform)
             return Reply([Message(self.texts.render("en", "errors/internal"))])
 
+    def is_known(self, platform: str, user_id: str) -> bool:
+        """Whether this platform identity is already matched to a person (no lookup needed)."""
+        with self.db.unit() as session:
+            return person_by_identity(session, platform, user_id) is not None
+
     def _handle(self, event: InboundEvent) -> Reply:
         now = self.clock.now()
         try:

@@ -101,3 +101,7 @@ def agenda_for(session: Session, appointment_id: int) -> Agenda | None:
 def touch_pair(session: Session, pair_id: int, now: datetime) -> None:
     """Something changed for this pair: the next tick looks at it again."""
     session.execute(update(Pair).where(Pair.id == pair_id).values(next_check_at=now))
+
+
+def appointment(session: Session, appointment_id: int) -> Appointment | None:
+    return session.get(Appointment, appointment_id)

@@ -2,7 +2,7 @@
 from conversations.dialogs import ANSWER_ACTION, answer_button
 from conversations.verbs.agenda import agenda
 from conversations.verbs.help import help_verb
-from conversations.verbs.meetings import (LOG_BUTTON, NEXT_BUTTON, log, next_meeting,
+from conversations.verbs.meetings import (LOG_BUTTON, NEXT_BUTTON, did_meet, log, next_meeting,
                                           open_log_form, open_next_form, submit_log_form,
                                           submit_next_form)
 from conversations.verbs.privacy import export, forget
@@ -19,7 +19,7 @@ REGISTRY = {
 ACTIONS = {
     LOG_BUTTON: open_log_form, "log_submit": submit_log_form,
     NEXT_BUTTON: open_next_form, "next_submit": submit_next_form,
-    "snooze": snooze_button, ANSWER_ACTION: answer_button,
+    "snooze": snooze_button, ANSWER_ACTION: answer_button, "did_meet": did_meet,
     "evaluate": lambda turn, event: evaluate(turn, None),
     "reflect": lambda turn, event: reflect(turn, None),
 }

@@ -147,3 +147,29 @@ def _form_moment(turn: Turn, values: dict[str, str]) -> When:
 
 def _first_words(text: str) -> str:
     return " ".join(text.split()[:4])[:60]
+
+
+def did_meet(turn: Turn, event: ActionInvoked) -> None:
+    """The one-tap answers to "did you meet?": yes logs it, moved asks for the new time."""
+    answer, _, raw_id = event.value.partition(":")
+    role = turn.pair_role() if not raw_id.isdigit() else _role_for_appointment(turn, int(raw_id))
+    appointment = meetings.appointment(turn.session, int(raw_id)) if raw_id.isdigit() else None
+    if appointment is None or appointment.pair_id != role.pair.id:
+        raise Refusal("errors/stale_button")
+    if appointment.status != "scheduled":
+        raise Refusal("meetings/already_answered")
+    if answer == "yes":
+        record(turn, role, When(appointment.at.astimezone(turn.tz), True), 60, "")
+    elif answer == "moved":
+        meetings.set_appointment_status(turn.session, appointment.id, "moved", turn.now)
+        open_next_form(turn, event)
+    else:
+        turn.say("meetings/not_yet", buttons=(Button(turn.text("buttons/schedule_next"), NEXT_BUTTON),))
+
+
+def _role_for_appointment(turn: Turn, appointment_id: int):
+    appointment = meetings.appointment(turn.session, appointment_id)
+    for role in turn.roles:
+        if role.pair is not None and appointment is not None and role.pair.id == appointment.pair_id:
+            return role
+    raise Refusal("errors/stale_button")
