@@ -16,6 +16,8 @@ class Kind:
     priority: int
     optional: bool = False
     transactional: bool = False
+    capped: bool = True  # counts against the weekly cap (a question about one's own booked
+    #                      meeting does not: it is the answer the pair asked for by booking)
     stale_after: timedelta = timedelta(days=7)
 
 
@@ -25,8 +27,8 @@ KINDS = {k.name: k for k in (
     Kind("first_meeting_chase", 3),
     Kind("meeting_nudge", 3),
     Kind("agenda_reminder", 2, stale_after=timedelta(days=2)),
-    Kind("meeting_reminder", 4, optional=True, stale_after=timedelta(hours=20)),
-    Kind("did_you_meet", 2, stale_after=timedelta(days=5)),
+    Kind("meeting_reminder", 5, optional=True, stale_after=timedelta(hours=20)),
+    Kind("did_you_meet", 2, capped=False, stale_after=timedelta(days=5)),
     Kind("pulse", 4, optional=True),
     Kind("reflection", 3, optional=True, stale_after=timedelta(days=5)),
     Kind("droop", 3, stale_after=timedelta(days=14)),
@@ -40,4 +42,4 @@ KINDS = {k.name: k for k in (
     Kind("meeting_booked", 1, transactional=True, stale_after=timedelta(days=60)),
 )}
 
-CAPPED = tuple(k.name for k in KINDS.values() if not k.transactional)
+CAPPED = tuple(k.name for k in KINDS.values() if k.capped and not k.transactional)

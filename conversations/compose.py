@@ -21,6 +21,7 @@ from storage.people import pair_members
 from storage.tables import Agenda, Appointment, Delivery, Pair, Person, Programme
 
 DIALOG_KINDS = {"kickoff", "pulse", "reflection", "evaluation"}
+PAYLOAD_DEFAULTS = {"followup": False, "reminder": False}
 
 
 class Skip(Exception):
@@ -65,7 +66,8 @@ def compose(ctx: Context) -> Message:
     """The message for this row; raises Skip when it no longer makes sense to send it."""
     kind = ctx.delivery.kind
     values = dict(first_name=ctx.person.name.split()[0], programme=ctx.programme.name,
-                  partners=[p.name for p in ctx.partners()], role=ctx.role, **ctx.payload)
+                  partners=[p.name for p in ctx.partners()], role=ctx.role,
+                  **{**PAYLOAD_DEFAULTS, **ctx.payload})
     extra = _EXTRAS.get(kind)
     buttons: tuple[Button, ...] = ()
     if extra is not None:

@@ -140,6 +140,12 @@ class Dispatcher:
                 outbox.skip(session, row.id, str(skip))
                 result.skipped[str(skip)] += 1
                 continue
+            except Exception as error:  # a bug must not stop everyone else's prompts
+                log.exception("composing %s delivery %s failed", row.kind, row.id)
+                outbox.mark_retry(session, row, now, f"internal: {type(error).__name__}",
+                                  permanent=True)
+                result.failed += 1
+                continue
             dialog_started = dialog_started or (row.kind in DIALOG_KINDS and bool(message.buttons)
                                                 or row.kind in ("reflection", "evaluation"))
             composed.append((row, message))

@@ -16,6 +16,7 @@ from conversations.programme import Settings, end_moment, progress, start_moment
 from storage.timeline_facts import PairFacts
 
 RECHECK = timedelta(days=7)
+LAPSED = timedelta(days=7)
 MIDPOINT_SETS = (1, 2)
 
 
@@ -57,6 +58,8 @@ def _candidates(f: PairFacts, now: datetime):
     if f.started_at and start < f.started_at <= now:  # a pair that joined late starts late
         start = f.started_at
     end = end_moment(f.programme)
+    if f.appointment and f.appointment[1] < now - LAPSED:
+        f.appointment = None  # nobody answered "did you meet?": the booking no longer holds
     mentees = [m for m in f.members if m.role == "mentee"]
     mentors = [m for m in f.members if m.role == "mentor"]
     everyone = mentees + mentors

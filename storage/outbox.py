@@ -149,3 +149,36 @@ def mark_read(session: Session, ids: list[int], now: datetime) -> None:
 
 def ping(session: Session) -> None:
     session.execute(text("SELECT 1"))
+
+
+def delivered_after(session: Session, after_id: int) -> list[dict]:
+    """Sent rows with their recipient, in send order (for `simulate` and transcripts)."""
+    from storage.tables import Membership, Person
+
+    query = (select(Delivery, Person)
+             .join(Person, Person.id == Delivery.person_id)
+             .where(Delivery.id > after_id, Delivery.status == "sent")
+             .order_by(Delivery.sent_at, Delivery.id))
+    rows = []
+    for delivery, person in session.exec(query):
+        role = "manager"
+        if delivery.pair_id is not None:
+            member = session.exec(select(Membership.role).where(
+                Membership.pair_id == delivery.pair_id,
+                Membership.person_id == person.id)).first()
+            role = member or role
+        rows.append(dict(id=delivery.id, kind=delivery.kind, email=person.email, role=role,
+                         lang=person.language, timezone=person.timezone,
+                         sent_at=delivery.sent_at, text=delivery.text))
+    return rows
+
+
+def next_due_moment(session: Session) -> datetime | None:
+    """The earliest moment anything is due (a pair check or a pending delivery)."""
+    from storage.tables import Pair
+
+    pair = session.exec(select(func.min(Pair.next_check_at)).where(Pair.active)).one()
+    delivery = session.exec(select(func.min(func.coalesce(Delivery.next_try_at, Delivery.due_at)))
+                            .where(Delivery.status == "pending")).one()
+    moments = [m for m in (pair, delivery) if m is not None]
+    return min(moments) if moments else None
