@@ -151,13 +151,13 @@ def ping(session: Session) -> None:
     session.execute(text("SELECT 1"))
 
 
-def delivered_after(session: Session, after_id: int) -> list[dict]:
-    """Sent rows with their recipient, in send order (for `simulate` and transcripts)."""
+def delivered_since(session: Session, since: datetime) -> list[dict]:
+    """Rows sent at or after `since`, with their recipient, in send order (for `simulate`)."""
     from storage.tables import Membership, Person
 
     query = (select(Delivery, Person)
              .join(Person, Person.id == Delivery.person_id)
-             .where(Delivery.id > after_id, Delivery.status == "sent")
+             .where(Delivery.sent_at >= since, Delivery.status == "sent")
              .order_by(Delivery.sent_at, Delivery.id))
     rows = []
     for delivery, person in session.exec(query):

@@ -24,16 +24,16 @@ class Sent:
 
 
 class RecordingMessenger:
-    """Records every send; `fail_next` makes the next sends raise a chosen DeliveryFailed."""
+    """Records every send; `failures[email]` makes that person's next sends raise."""
 
     def __init__(self) -> None:
         self.sent: list[Sent] = []
-        self.failures: list[DeliveryFailed] = []
+        self.failures: dict[str, list[DeliveryFailed]] = {}
         self._ids = itertools.count(1)
 
     async def send(self, recipient: Recipient, message: Message) -> SentRef:
-        if self.failures:
-            raise self.failures.pop(0)
+        if self.failures.get(recipient.email):
+            raise self.failures[recipient.email].pop(0)
         self.sent.append(Sent(recipient.email, message))
         return SentRef("test", str(next(self._ids)))
 

@@ -31,6 +31,7 @@ class Persona:
     zone: str
     style: str  # "steady", "fading", "abandons"
     programme_start: datetime
+    programme_end: datetime
     pending: list[tuple[datetime, str]] = field(default_factory=list)
     answered: int = 0
     evaluation_answers: int = 0
@@ -71,8 +72,9 @@ class Simulation:
             held = local - timedelta(hours=2)
             persona.pending.append((later, f"log {held:%Y-%m-%d %H}:00 1h good talk"))
             booking = (local + self.cadence).date()
-            persona.pending.append((later + timedelta(minutes=5),
-                                    f"next {booking.isoformat()} 10:00"))
+            if booking < persona.programme_end.date():  # pairs stop booking at the formal end
+                persona.pending.append((later + timedelta(minutes=5),
+                                        f"next {booking.isoformat()} 10:00"))
 
     def upcoming(self) -> list[datetime]:
         return [at for persona in self.personas.values() for at, _ in persona.pending]

@@ -59,7 +59,7 @@ def simulate(*, pairs: int, as_json: bool, programme_file: Path, out: TextIO,
         services = build(clock=clock, messenger=messenger,
                          db=Database(f"sqlite:///{Path(folder) / 'simulation.db'}"))
         import_file(services.db, programme_file, clock.now(), Texts(), _Null())
-        personas = _personas(parsed, start)
+        personas = _personas(parsed, start, datetime.combine(parsed.ends, time(0, 0), zone))
         simulation = Simulation(services.engine, personas,
                                 lambda email: _open_form(services.db, email))
         end = datetime.combine(parsed.ends, time(0, 0), zone) + timedelta(weeks=10)
@@ -73,16 +73,16 @@ def simulate(*, pairs: int, as_json: bool, programme_file: Path, out: TextIO,
 async def _run(services, simulation: Simulation, messenger: SimMessenger, clock: FakeClock,
                end: datetime, step: timedelta, as_json: bool, out: TextIO) -> int:
     """Jump from one moment something is due to the next; nothing happens in between."""
-    last_id, printed = 0, 0
+    since, seen = clock.now(), set()
     while clock.now() < end:
         await services.pump()
         with services.db.unit() as session:
-            rows = outbox.delivered_after(session, last_id)
+            rows = [r for r in outbox.delivered_since(session, since) if r["id"] not in seen]
             upcoming = outbox.next_due_moment(session)
+        since = clock.now()
         for row in rows:
-            last_id = max(last_id, row["id"])
+            seen.add(row["id"])
             _print(row, as_json, out)
-            printed += 1
             message = messenger.last.get(row["email"])
             if message is not None:
                 simulation.react(row["email"], row["kind"], message, clock.now())
@@ -91,7 +91,7 @@ async def _run(services, simulation: Simulation, messenger: SimMessenger, clock:
         if upcoming is not None:
             moments.append(upcoming)
         clock.set(max(min(moments), clock.now() + timedelta(minutes=1)))
-    return printed
+    return len(seen)
 
 
 def _open_form(db: Database, email: str) -> str | None:
@@ -101,11 +101,11 @@ def _open_form(db: Database, email: str) -> str | None:
         return state.form if state else None
 
 
-def _personas(parsed, start: datetime) -> dict[str, Persona]:
+def _personas(parsed, start: datetime, end: datetime) -> dict[str, Persona]:
     pair_keys = sorted({r.pair for r in parsed.rows if r.pair})
     style_of = {key: STYLES.get(i % 10, "steady") for i, key in enumerate(pair_keys)}
     return {r.email: Persona(r.email, r.role, r.language, r.timezone, style_of[r.pair],
-                             start + timedelta(days=1))
+                             start + timedelta(days=1), end)
             for r in parsed.rows if r.pair}
 
 
