@@ -48,9 +48,10 @@ def propose(session: Session, proposals: list[Proposal]) -> int:
     ]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Delivery).values(rows).on_conflict_do_nothing(index_elements=["key"])
-    result = session.execute(statement)
-    return result.rowcount or 0
+    # One executemany of a compiled-once statement ("insertmanyvalues"), not a giant VALUES.
+    table = Delivery.__table__
+    statement = insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
+    return len(session.connection().execute(statement, rows).all())
 
 
 def existing_keys(session: Session, prefix: str) -> set[str]:

@@ -51,7 +51,8 @@ class Pair(SQLModel, table=True):
 class Membership(SQLModel, table=True):
     """A person's role in a programme; pair_id is empty for managers."""
 
-    __table_args__ = (UniqueConstraint("programme_id", "person_id", "pair_key"),)
+    __table_args__ = (UniqueConstraint("programme_id", "person_id", "pair_key"),
+                      Index("ix_membership_programme_role", "programme_id", "role"))
     id: int | None = Field(default=None, primary_key=True)
     programme_id: int = Field(foreign_key="programme.id", index=True)
     person_id: int = Field(foreign_key="person.id", index=True)

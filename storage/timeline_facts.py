@@ -55,8 +55,10 @@ def claim_pairs_due(session: Session, now: datetime, limit: int,
 
 
 def set_next_checks(session: Session, checks: dict[int, datetime | None]) -> None:
-    for pair_id, moment in checks.items():
-        session.execute(update(Pair).where(Pair.id == pair_id).values(next_check_at=moment))
+    """One bulk update by primary key (executemany), not a round trip per pair."""
+    if checks:
+        session.execute(update(Pair), [{"id": pair_id, "next_check_at": moment}
+                                       for pair_id, moment in checks.items()])
 
 
 def load(session: Session, pair_ids: list[int]) -> list[PairFacts]:

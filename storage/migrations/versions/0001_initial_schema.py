@@ -189,6 +189,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_membership_pair_id'), ['pair_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_membership_person_id'), ['person_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_membership_programme_id'), ['programme_id'], unique=False)
+        batch_op.create_index('ix_membership_programme_role', ['programme_id', 'role'], unique=False)
 
     op.create_table('agenda',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -217,6 +218,7 @@ def downgrade() -> None:
 
     op.drop_table('agenda')
     with op.batch_alter_table('membership', schema=None) as batch_op:
+        batch_op.drop_index('ix_membership_programme_role')
         batch_op.drop_index(batch_op.f('ix_membership_programme_id'))
         batch_op.drop_index(batch_op.f('ix_membership_person_id'))
         batch_op.drop_index(batch_op.f('ix_membership_pair_id'))
