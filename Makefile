@@ -26,3 +26,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
+
+.PHONY: teams-package
+teams-package:  # dist/teams-app.zip for upload to Teams; needs MICROSOFT_APP_ID
+	$(PYTHON) bot/teams/package.py

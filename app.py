@@ -109,6 +109,16 @@ def cmd_simulate(args) -> int:
                     out=sys.stdout)
 
 
+def cmd_announce(args) -> int:
+    from bot.cli.announce import announce
+    from bot.console.messenger import ConsoleMessenger
+
+    services = build(clock=parse_now(args.now), messenger=ConsoleMessenger(), worker="cli")
+    return announce(services.engine, manager=args.as_email, audience=args.audience,
+                    text=args.text, event=args.event, send_at=args.send_at, yes=args.yes,
+                    out=sys.stdout)
+
+
 def cmd_serve(args) -> int:
     from bot.web import serve
 
@@ -159,6 +169,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="one JSON object per delivered prompt")
     p.add_argument("--file", default=str(SAMPLE))
     p.set_defaults(func=cmd_simulate)
+    p = sub.add_parser("announce", help="announce a touchpoint to an audience (with a preview)")
+    p.add_argument("--as", dest="as_email", required=True, metavar="MANAGER_EMAIL")
+    p.add_argument("--audience", required=True,
+                   help="everyone, mentors, mentees, 'pair <id>' or 'quiet <weeks>'")
+    p.add_argument("--event", help="when the event is, e.g. 'monday 14:00' or '2026-10-05 14:00'")
+    p.add_argument("--send-at", help="send later, from this moment (working hours apply)")
+    p.add_argument("--text", required=True,
+                   help="the text; may use {{ first_name }}, {{ programme }}, {{ partner }}")
+    p.add_argument("--yes", action="store_true", help="send without asking")
+    p.add_argument("--now", help="a rehearsal clock (ISO datetime)")
+    p.set_defaults(func=cmd_announce)
     p = sub.add_parser("migrate", help="bring the database schema up to date")
     p.set_defaults(func=cmd_migrate)
     args = parser.parse_args(argv)

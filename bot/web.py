@@ -99,7 +99,7 @@ def serve(args, build_services: Callable) -> int:
     print(f"Mentoring bot serving on http://{args.host}:{args.port} (database: {database})")
     for line in banner:
         print(f"  {line}")
-    if router.fallback is not None:
+    if isinstance(router.fallback, ConsoleMessenger):  # Slack may be the fallback instead
         print("  Console inbox: on. Chat as a participant in another terminal, for example:")
         print("    .venv/bin/python app.py console --as jonas.berg@example.org")
     print(f"  Scheduler: one tick every {args.tick_seconds:g} s. Health: /healthz. Ctrl+C stops.")

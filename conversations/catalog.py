@@ -37,7 +37,7 @@ KINDS = {k.name: k for k in (
     Kind("evaluation", 1, stale_after=timedelta(days=45)),
     Kind("closing", 2, stale_after=timedelta(days=30)),
     Kind("post_checkin", 4, optional=True, stale_after=timedelta(days=30)),
-    Kind("announcement", 2, stale_after=timedelta(days=14)),
+    Kind("announcement", 2, capped=False, stale_after=timedelta(days=14)),
     Kind("agenda", 1, transactional=True, stale_after=timedelta(days=365)),
     Kind("meeting_booked", 1, transactional=True, stale_after=timedelta(days=60)),
 )}

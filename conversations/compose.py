@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from conversations import announcement_text
 from conversations.dialogs import Asker, ask
 from conversations.dialogs.forms import pick_reflection
 from conversations.messages import Button, Message
 from conversations.programme import meetings_agreed_by
 from conversations.texts import Texts
 from conversations.verbs.meetings import LOG_BUTTON, NEXT_BUTTON
-from storage import answers, meetings
+from storage import announcements, answers, meetings
 from storage.people import pair_members
 from storage.tables import Agenda, Appointment, Delivery, Pair, Person, Programme
 
@@ -173,7 +174,22 @@ def _droop_flag(ctx: Context):
             "weeks": ctx.payload.get("weeks", 0), "detail": ctx.payload.get("detail", "")}, ()
 
 
+def _announcement(ctx: Context):
+    saved = announcements.get(ctx.session, ctx.payload.get("announcement_id", 0))
+    if saved is None or saved.status != "sent":
+        raise Skip("announcement cancelled")
+    partner = ", ".join(p.name.split()[0] for p in ctx.partners())
+    text = announcement_text.render(saved.template, first_name=ctx.person.name.split()[0],
+                                    programme=ctx.programme.name, partner=partner)
+    buttons = ()
+    if saved.rsvp and not ctx.payload.get("reminder"):
+        buttons = (ctx.button("rsvp_yes", "rsvp", f"{saved.id}:yes"),
+                   ctx.button("rsvp_no", "rsvp", f"{saved.id}:no"))
+    return {"text": text, "when": ctx.local(saved.event_at) if saved.event_at else None}, buttons
+
+
 _EXTRAS = {
+    "announcement": _announcement,
     "droop_flag": _droop_flag,
     "kickoff": _kickoff,
     "agenda_reminder": _agenda_reminder,

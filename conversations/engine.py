@@ -70,7 +70,8 @@ class Engine:
                     with session.begin_nested():
                         self._dispatch(turn, event)
                 except Refusal as refusal:
-                    turn.replies = [Message(turn.text(refusal.template, **refusal.values))]
+                    turn.replies = [Message(turn.text(refusal.template, **refusal.values),
+                                            refused=True)]
                 return Reply(turn.replies, person.id)
         except Duplicate:
             if event.event_id:  # a platform retry of an event we already handled

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 MAX_TEXT = 4000
 VERBS = ("help", "log", "next", "agenda", "status", "reflect", "snooze", "pause", "resume",
-         "optout", "optin", "evaluate", "export", "forget")
+         "optout", "optin", "evaluate", "export", "forget", "announce", "followup",
+         "report")
 ALIASES = {
     "hjælp": "help", "hjaelp": "help", "?": "help", "logge": "log", "næste": "next",
     "naeste": "next", "dagsorden": "agenda", "reflekter": "reflect", "refleksion": "reflect",

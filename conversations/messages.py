@@ -87,6 +87,7 @@ class Message:
     form: Form | None = None
     ephemeral: bool = True
     attachment: tuple[str, str, bytes] | None = None  # (filename, mime type, content)
+    refused: bool = False  # a friendly refusal: nothing was changed (a form can show it inline)
 
 
 @dataclass(frozen=True)

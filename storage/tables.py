@@ -174,3 +174,28 @@ class ProcessedEvent(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=200)
     at: datetime
+
+
+class Announcement(SQLModel, table=True):
+    """A touchpoint announcement a manager wrote: a draft until confirmed, then delivered."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_id: int = Field(foreign_key="programme.id", index=True)
+    author_id: int = Field(foreign_key="person.id")
+    audience: str = Field(max_length=100)
+    template: str = Field(sa_column=Column(Text, nullable=False))
+    event_at: datetime | None = None
+    send_at: datetime
+    rsvp: bool = True
+    status: str = Field(default="draft", max_length=10)  # draft, sent, cancelled
+    recipients: int = 0
+    created_at: datetime
+
+
+class Rsvp(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("announcement_id", "person_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    announcement_id: int = Field(foreign_key="announcement.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    attending: bool
+    at: datetime

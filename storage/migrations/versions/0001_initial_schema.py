@@ -46,6 +46,25 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('slug')
     )
+    op.create_table('announcement',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('programme_id', sa.Integer(), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=False),
+    sa.Column('audience', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('template', sa.Text(), nullable=False),
+    sa.Column('event_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('send_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('rsvp', sa.Boolean(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('recipients', sa.Integer(), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['person.id'], ),
+    sa.ForeignKeyConstraint(['programme_id'], ['programme.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('announcement', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_announcement_programme_id'), ['programme_id'], unique=False)
+
     op.create_table('identity',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
@@ -191,6 +210,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_membership_programme_id'), ['programme_id'], unique=False)
         batch_op.create_index('ix_membership_programme_role', ['programme_id', 'role'], unique=False)
 
+    op.create_table('rsvp',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('announcement_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('attending', sa.Boolean(), nullable=False),
+    sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['announcement_id'], ['announcement.id'], ),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('announcement_id', 'person_id')
+    )
+    with op.batch_alter_table('rsvp', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rsvp_announcement_id'), ['announcement_id'], unique=False)
+
     op.create_table('agenda',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('pair_id', sa.Integer(), nullable=False),
@@ -217,6 +250,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_agenda_author_id'))
 
     op.drop_table('agenda')
+    with op.batch_alter_table('rsvp', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rsvp_announcement_id'))
+
+    op.drop_table('rsvp')
     with op.batch_alter_table('membership', schema=None) as batch_op:
         batch_op.drop_index('ix_membership_programme_role')
         batch_op.drop_index(batch_op.f('ix_membership_programme_id'))
@@ -255,6 +292,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_identity_person_id'))
 
     op.drop_table('identity')
+    with op.batch_alter_table('announcement', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_announcement_programme_id'))
+
+    op.drop_table('announcement')
     op.drop_table('programme')
     op.drop_table('processedevent')
     op.drop_table('person')

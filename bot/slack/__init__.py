@@ -1,0 +1,1 @@
+"""Slack adapter: Bolt on POST /slack/events (or Socket Mode), Block Kit out, DMs for prompts."""

@@ -1,0 +1,123 @@
+"""Slack adapter, wiring: a Bolt app on POST /slack/events (and Socket Mode), plus the messenger.
+
+Events, slash commands and interactivity share the one URL. Bolt checks every request's
+signature and timestamp (older than five minutes is refused) before any listener runs.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.listeners import SlackChat
+from bot.slack.messenger import SlackMessenger
+from bot.slack.pacing import PacedRateLimitRetry, Pacer
+
+log = logging.getLogger(__name__)
+PATH = "/slack/events"
+DEFAULT_API_URL = "https://slack.com/api/"
+DEFAULT_POSTS_PER_MINUTE = 200
+SLACK = web.AppKey("slack", SlackChat)  # the listeners, so tests can wait for their work
+
+
+def configured(env: dict[str, str]) -> bool:
+    return bool(env.get("SLACK_BOT_TOKEN") and env.get("SLACK_SIGNING_SECRET"))
+
+
+def not_configured_line(env: dict[str, str]) -> str:
+    return ("Slack: off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to serve it; "
+            "add SLACK_APP_TOKEN for Socket Mode)")
+
+
+def api_url(env: dict[str, str]) -> str:
+    url = env.get("SLACK_API_URL") or DEFAULT_API_URL
+    return url if url.endswith("/") else url + "/"  # the SDK joins method names onto it
+
+
+def make_pacer(env: dict[str, str]) -> Pacer:
+    try:
+        per_minute = float(env.get("SLACK_POSTS_PER_MINUTE") or DEFAULT_POSTS_PER_MINUTE)
+    except ValueError:
+        per_minute = DEFAULT_POSTS_PER_MINUTE
+    return Pacer(per_minute=per_minute)
+
+
+def quiet_loggers() -> None:
+    """Bolt logs a refused request's body at INFO and the SDK logs every body at DEBUG; private
+    text (notes, agendas, answers) must never reach the logs, whatever LOG_LEVEL says."""
+    logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
+    for name in ("slack_bolt", "slack_sdk"):
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO:
+            logger.setLevel(logging.INFO)
+    bolt_logger = logging.getLogger("slack_bolt.AsyncApp")
+    if not any(isinstance(f, _TokenFromEnvironment) for f in bolt_logger.filters):
+        bolt_logger.addFilter(_TokenFromEnvironment())
+
+
+class _TokenFromEnvironment(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that our client's token wins: it is the same."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+def attach(app: web.Application, services, router, env: dict[str, str]) -> str:
+    quiet_loggers()
+    pacer = make_pacer(env)
+    client = AsyncWebClient(
+        token=env["SLACK_BOT_TOKEN"], base_url=api_url(env), timeout=15,
+        retry_handlers=[AsyncConnectionErrorRetryHandler(), PacedRateLimitRetry(pacer)])
+    bolt = AsyncApp(signing_secret=env["SLACK_SIGNING_SECRET"],
+                    client=client, process_before_response=False,
+                    request_verification_enabled=True)
+    messenger = SlackMessenger(client, pacer)
+    chat = SlackChat(services, client, messenger)
+    chat.register(bolt)
+
+    async def events(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+
+    app.router.add_post(PATH, events)
+    app[SLACK] = chat
+    router.messengers["slack"] = messenger
+    if router.fallback is None:  # people who never wrote to any bot: Slack finds them by email
+        router.fallback = messenger
+
+    async def drain(_app: web.Application) -> None:
+        """Let replies already acked go out before the process stops (bounded)."""
+        try:
+            await asyncio.wait_for(chat.idle(), timeout=10)
+        except asyncio.TimeoutError:
+            log.warning("stopping with Slack replies still in flight")
+
+    app.on_shutdown.append(drain)
+    line = f"Slack: live at POST {PATH} (events, /mentor and interactivity)"
+    if env.get("SLACK_APP_TOKEN"):
+        _socket_mode(app, bolt, env["SLACK_APP_TOKEN"])
+        line += ", and over Socket Mode"
+    return line
+
+
+def _socket_mode(app: web.Application, bolt: AsyncApp, app_token: str) -> None:
+    """Local use with no public URL: Slack pushes the same requests over a WebSocket."""
+    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+    handlers: list[AsyncSocketModeHandler] = []
+
+    async def start(_app: web.Application) -> None:
+        handlers.append(AsyncSocketModeHandler(bolt, app_token))
+        await handlers[0].connect_async()
+
+    async def stop(_app: web.Application) -> None:
+        for handler in handlers:
+            await handler.close_async()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)

@@ -1,0 +1,122 @@
+"""Slack adapter, delivery: a message into a person's DM with the bot, paced, with its file.
+
+The outbox calls `send`; the listeners use `post` for replies. Slack's refusals are sorted into
+permanent (recorded on the delivery, never retried) and passing (the outbox backs off).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack import render
+from bot.slack.pacing import Pacer
+from conversations.messages import Message, SentRef
+from conversations.outbox import DeliveryFailed, Recipient
+
+log = logging.getLogger(__name__)
+PLATFORM = "slack"
+PERMANENT = {
+    "user_not_found", "account_inactive", "channel_not_found", "not_in_channel", "is_archived",
+    "cannot_dm_bot", "user_disabled", "users_not_found", "user_not_visible", "is_bot",
+    "restricted_action", "msg_too_long", "invalid_blocks", "no_text",
+}
+# invalid_auth, token_revoked, missing_scope … are workspace set-up problems, not the person's:
+# those pass (the outbox backs off and tries again) so fixing the token loses no prompt.
+
+
+def failure(error: Exception) -> DeliveryFailed:
+    """Sort an exception from the SDK into a DeliveryFailed the outbox understands."""
+    if isinstance(error, SlackApiError):
+        response = error.response
+        status = getattr(response, "status_code", 0) or 0
+        code = ""
+        data = getattr(response, "data", None)
+        if isinstance(data, dict):
+            code = str(data.get("error") or "")
+        if status == 429:
+            return DeliveryFailed("ratelimited", permanent=False)
+        if status >= 500 or not code:
+            return DeliveryFailed(f"slack_http_{status}", permanent=False)
+        return DeliveryFailed(code, permanent=code in PERMANENT)
+    if isinstance(error, (asyncio.TimeoutError, aiohttp.ClientError, SlackClientError)):
+        return DeliveryFailed(f"network: {type(error).__name__}", permanent=False)
+    return DeliveryFailed(type(error).__name__, permanent=False)
+
+
+class SlackMessenger:
+    platform = PLATFORM
+
+    def __init__(self, client: AsyncWebClient, pacer: Pacer) -> None:
+        self.client = client
+        self.pacer = pacer
+        self._dms: dict[str, str] = {}
+        self._by_email: dict[str, str] = {}
+
+    async def send(self, recipient: Recipient, message: Message) -> SentRef:
+        """Into the person's DM. Someone who never wrote to the bot is found by their roster
+        email (users.lookupByEmail), so a programme's kick-off reaches everyone on day one."""
+        address = next((a for a in recipient.addresses if a.platform == PLATFORM), None)
+        user = address.user_id if address is not None else ""
+        if address is not None and address.conversation_id.startswith("D"):
+            self._dms.setdefault(user, address.conversation_id)  # the DM they wrote to us in
+        try:
+            user = user or await self.user_by_email(recipient.email)
+            channel = await self.dm_channel(user)
+            ts = await self.post(channel, message)
+        except DeliveryFailed:
+            raise
+        except Exception as error:
+            self._dms.pop(user, None)
+            raise failure(error) from error
+        return SentRef(PLATFORM, f"{channel}:{ts}")
+
+    async def user_by_email(self, email: str) -> str:
+        user = self._by_email.get(email)
+        if user is None:
+            try:
+                response = await self.client.users_lookupByEmail(email=email)
+            except SlackApiError as error:
+                reason = failure(error)
+                if reason.reason == "users_not_found":  # not in this workspace (yet): like the
+                    raise DeliveryFailed(  # router's not_installed, tried again, then given up
+                        "not_installed: no Slack account with this email") from error
+                raise reason from error
+            user = response["user"]["id"]
+            self._by_email[email] = user
+        return user
+
+    async def dm_channel(self, user_id: str) -> str:
+        """The bot's DM with this person (conversations.open is idempotent; cached anyway)."""
+        channel = self._dms.get(user_id)
+        if channel is None:
+            response = await self.client.conversations_open(users=user_id)
+            channel = response["channel"]["id"]
+            self._dms[user_id] = channel
+        return channel
+
+    async def post(self, channel: str, message: Message) -> str:
+        """Post the message (blocks + notification text), then its file; returns the message ts.
+
+        A failed upload is logged, not raised: the message itself is out, and sending it again
+        would post it twice.
+        """
+        await self.pacer.wait(channel)
+        response = await self.client.chat_postMessage(
+            channel=channel, text=render.fallback(message), blocks=render.blocks(message),
+            unfurl_links=False, unfurl_media=False)
+        if message.attachment is not None:
+            try:
+                await self.upload(channel, message.attachment)
+            except Exception as error:
+                log.warning("file upload to a Slack DM failed: %s", failure(error).reason)
+        return response["ts"]
+
+    async def upload(self, channel: str, attachment: tuple[str, str, bytes]) -> None:
+        name, _mime, content = attachment
+        await self.pacer.wait(channel)
+        await self.client.files_upload_v2(channel=channel, filename=name, title=name,
+                                          content=content)

@@ -1,0 +1,1 @@
+"""Microsoft Teams adapter: Bot Framework activities in, markdown and Adaptive Cards out."""

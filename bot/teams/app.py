@@ -1,0 +1,192 @@
+"""Teams adapter: the Bot Framework endpoint `POST /api/messages` and the Teams messenger.
+
+Only translation and delivery live here: an activity becomes a neutral event for the engine,
+its reply goes back as markdown or an Adaptive Card. With no MICROSOFT_APP_ID the endpoint is
+unauthenticated, for the Bot Framework Emulator; with one, every request's token is validated.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from bot.teams.auth import AuthUnavailable, BotAuth, Settings, Unauthorized
+from bot.teams.connector import Connector
+from bot.teams.inbound import PLATFORM, is_card_submit, ref_for, to_event, user_id_of
+from bot.teams.messenger import SentCards, TeamsMessenger
+from bot.teams.render import answered, submit_label
+from conversations.messages import Message, TextReceived
+from conversations.outbox import DeliveryFailed
+
+log = logging.getLogger(__name__)
+ROUTE = "/api/messages"
+ENDPOINT = web.AppKey("teams_endpoint", object)
+
+
+def configured(env: dict[str, str]) -> bool:
+    return True  # served either way: with no app id, for the Bot Framework Emulator
+
+
+def not_configured_line(env: dict[str, str]) -> str:
+    return "Teams: off"
+
+
+def attach(app: web.Application, services, router, env: dict[str, str]) -> str:
+    settings = Settings.from_env(env)
+    auth = BotAuth(settings)
+    connector = Connector(auth.bot_token)
+    messenger = TeamsMessenger(connector, SentCards(),
+                               bot_id=f"28:{settings.app_id}" if settings.app_id else "")
+    endpoint = TeamsEndpoint(services, auth, messenger)
+    app.router.add_post(ROUTE, endpoint.handle)
+    app[ENDPOINT] = endpoint
+
+    async def close_connector(_app: web.Application) -> None:
+        await connector.close()
+
+    app.on_cleanup.append(close_connector)
+    router.messengers[PLATFORM] = messenger
+    if settings.app_id:
+        return (f"Teams: live at {ROUTE} (app id {settings.app_id[:4]}…, "
+                f"{settings.app_type}, token validation on)")
+    return f"Teams: live at {ROUTE} (unauthenticated: Bot Framework Emulator mode)"
+
+
+class TeamsEndpoint:
+    def __init__(self, services, auth: BotAuth, messenger: TeamsMessenger) -> None:
+        self.engine = services.engine
+        self.clock = services.clock
+        self.auth = auth
+        self.messenger = messenger
+        self.connector = messenger.connector
+
+    async def handle(self, request: web.Request) -> web.Response:
+        header = request.headers.get("Authorization", "")
+        if self.auth.enabled and not header.strip():
+            return _refuse("no Authorization header")
+        try:
+            activity = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return web.Response(status=400, text="expected a JSON activity")
+        if not _looks_like_an_activity(activity):
+            return web.Response(status=400, text="expected a JSON activity")
+        try:
+            await self.auth.check(activity, header)
+        except Unauthorized as error:
+            return _refuse(str(error))
+        except AuthUnavailable as error:
+            log.warning("Teams token keys unavailable (%s); asking the channel to retry", error)
+            return web.Response(status=503)
+        kind = activity["type"]
+        if kind == "message":
+            await self.on_message(activity)
+        elif kind == "conversationUpdate":
+            await self.on_members_added(activity)
+        elif kind == "invoke":
+            return web.json_response({})
+        return web.Response(status=200)
+
+    async def on_message(self, activity: dict) -> None:
+        user_id, email = await self.identify(activity, activity.get("from") or {})
+        if not user_id:
+            return
+        event = to_event(activity, ref_for(activity, user_id, email), self.clock.now())
+        if event is None:
+            return
+        reply = await asyncio.to_thread(self.engine.handle, event)
+        if is_card_submit(activity) and reply.messages \
+                and not any(m.refused for m in reply.messages):
+            await self.close_card(activity)
+        await self.reply(activity, reply.messages, reply_to=str(activity.get("id") or ""))
+
+    async def on_members_added(self, activity: dict) -> None:
+        """Installed for a user: store their conversation reference and greet them."""
+        conversation = activity.get("conversation") or {}
+        if conversation.get("conversationType", "personal") != "personal":
+            return
+        bot_id = (activity.get("recipient") or {}).get("id")
+        added = [m for m in activity.get("membersAdded") or [] if isinstance(m, dict)]
+        users = [m for m in added if m.get("id") != bot_id]
+        if not users and added:  # Teams names only the bot on a personal install
+            users = [activity.get("from") or {}]
+        for member in users:
+            user_id, email = await self.identify(activity, member)
+            if not user_id:
+                continue
+            event_id = f"{activity['id']}:{member.get('id', '')}" if activity.get("id") else ""
+            greeting = TextReceived(ref_for(activity, user_id, email), "help", self.clock.now(),
+                                    event_id=event_id)
+            reply = await asyncio.to_thread(self.engine.handle, greeting)
+            await self.reply(activity, reply.messages)
+
+    async def identify(self, activity: dict, account: dict) -> tuple[str, str]:
+        """The user's stable id, and their email when they are not matched to a person yet.
+
+        The roster look-up happens once: after it, the AAD object id finds the person.
+        """
+        user_id = str(account.get("aadObjectId") or "")
+        if user_id and await asyncio.to_thread(self.engine.is_known, PLATFORM, user_id):
+            return user_id, ""
+        if not user_id and account.get("id") and await asyncio.to_thread(
+                self.engine.is_known, PLATFORM, str(account["id"])):
+            return str(account["id"]), ""
+        member = await self.connector.member(str(activity.get("serviceUrl", "")),
+                                             _conversation_id(activity),
+                                             str(account.get("id") or user_id))
+        email = ""
+        if member:
+            user_id = user_id or str(member.get("aadObjectId") or "")
+            email = str(member.get("email") or member.get("userPrincipalName") or "")
+        if not email and not self.auth.enabled and "@" in str(account.get("id", "")):
+            email = str(account["id"])  # the Emulator lets a developer use an email as user id
+        return user_id or user_id_of(account), email
+
+    async def reply(self, activity: dict, messages: list[Message], reply_to: str = "") -> None:
+        addressing = {"conversation": activity.get("conversation") or {},
+                      "from": activity.get("recipient") or {},
+                      "recipient": activity.get("from") or {}}
+        if reply_to:
+            addressing["replyToId"] = reply_to
+        for message in messages:
+            try:
+                await self.messenger.post(str(activity.get("serviceUrl", "")),
+                                          _conversation_id(activity), message,
+                                          reply_to=reply_to, addressing=addressing)
+            except DeliveryFailed as failure:
+                log.warning("Teams reply not delivered: %s", failure.reason)
+                return
+
+    async def close_card(self, activity: dict) -> None:
+        """The submitted card loses its actions, so it cannot be submitted twice."""
+        card_id = str(activity.get("replyToId") or "")
+        if not card_id:
+            return
+        conversation_id = _conversation_id(activity)
+        sent = self.messenger.cards.get(conversation_id, card_id)
+        value = activity["value"]
+        label = submit_label(sent, value["action"], str(value.get("value") or ""))
+        try:
+            await self.messenger.replace_card(str(activity.get("serviceUrl", "")),
+                                              conversation_id, card_id, answered(sent, label))
+        except DeliveryFailed as failure:
+            log.warning("Teams card not updated: %s", failure.reason)
+
+
+def _looks_like_an_activity(activity: object) -> bool:
+    if not isinstance(activity, dict) or not isinstance(activity.get("type"), str):
+        return False
+    return all(isinstance(activity.get(key) or {}, dict)
+               for key in ("from", "recipient", "conversation", "channelData")) \
+        and isinstance(activity.get("membersAdded") or [], list) \
+        and isinstance(activity.get("entities") or [], list) \
+        and isinstance(activity.get("text") or "", str)
+
+
+def _conversation_id(activity: dict) -> str:
+    return str((activity.get("conversation") or {}).get("id", ""))
+
+
+def _refuse(reason: str) -> web.Response:
+    log.warning("Teams request refused: %s", reason)
+    return web.json_response({"error": "unauthorized"}, status=401)

@@ -1,0 +1,187 @@
+"""Teams adapter: the three Bot Connector REST calls we make, paced and retried.
+
+Every outgoing call (replies, proactive prompts, card updates, roster look-ups) goes through
+here, so Teams' limits for bots hold everywhere: per conversation about 7 messages a second,
+60 per 30 s and 1,800 an hour, and a ceiling for the whole app. 412, 429, 502, 503 and 504 are
+retried with exponential backoff and jitter (honouring Retry-After); a refusal that will not
+change (400, 403, 404, ...) is permanent. Failures are `DeliveryFailed`, as the outbox expects.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote
+
+import aiohttp
+
+from conversations.outbox import DeliveryFailed
+
+log = logging.getLogger(__name__)
+RETRY_STATUSES = {412, 429, 502, 503, 504}
+LATER_STATUSES = {401, 408, 500}  # not retried now; the outbox tries again later
+PER_CONVERSATION = ((7, 1.0), (60, 30.0), (1800, 3600.0))  # (messages, seconds)
+PER_APP = ((50, 1.0),)
+MAX_TRACKED = 5000
+_CODE = re.compile(r"[^A-Za-z0-9_.-]")
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Pacer:
+    """Sliding windows per conversation and for the whole app: waits until a call fits."""
+
+    def __init__(self, sleep: Sleep = asyncio.sleep,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 per_conversation=PER_CONVERSATION, per_app=PER_APP) -> None:
+        self.sleep, self.monotonic = sleep, monotonic
+        self.limits = {"conversation": per_conversation, "app": per_app}
+        self._sent: dict[tuple[str, str], deque[float]] = {}
+
+    async def wait(self, conversation_id: str) -> None:
+        keys = (("conversation", conversation_id), ("app", ""))
+        if len(self._sent) > MAX_TRACKED:  # forget conversations quiet for an hour
+            now = self.monotonic()
+            for key in list(self._sent):
+                self._delay(key, now)
+        while True:
+            now = self.monotonic()
+            delay = max(self._delay(key, now) for key in keys)
+            if delay <= 0:
+                for key in keys:
+                    self._sent.setdefault(key, deque()).append(now)
+                return
+            await self.sleep(delay)
+
+    def _delay(self, key: tuple[str, str], now: float) -> float:
+        limits = self.limits[key[0]]
+        sent = self._sent.get(key)
+        if not sent:
+            return 0.0
+        longest = max(seconds for _, seconds in limits)
+        while sent and sent[0] <= now - longest:
+            sent.popleft()
+        if not sent:
+            del self._sent[key]
+            return 0.0
+        delay = 0.0
+        for count, seconds in limits:
+            recent = [t for t in sent if t > now - seconds]
+            if len(recent) >= count:
+                delay = max(delay, recent[-count] + seconds - now)
+        return delay
+
+
+class Connector:
+    def __init__(self, token: Callable[[], Awaitable[str]], *, tries: int = 4,
+                 base_delay: float = 1.0, max_delay: float = 60.0, sleep: Sleep = asyncio.sleep,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 jitter: Callable[[], float] = random.random) -> None:
+        self.token = token
+        self.tries, self.base_delay, self.max_delay = tries, base_delay, max_delay
+        self.jitter = jitter
+        self.pacer = Pacer(sleep, monotonic)
+        self.sleep = sleep
+        self._session: aiohttp.ClientSession | None = None
+
+    def use_timing(self, sleep: Sleep, monotonic: Callable[[], float]) -> None:
+        """Tests pass a virtual clock, so backoff and pacing run instantly."""
+        self.sleep = self.pacer.sleep = sleep
+        self.pacer.monotonic = monotonic
+
+    async def send(self, service_url: str, conversation_id: str, activity: dict,
+                   reply_to: str = "") -> str:
+        """Post a message (a reply when `reply_to` is given); the new activity's id."""
+        path = _path(conversation_id, "activities", reply_to)
+        body = await self._call("POST", service_url, path, conversation_id, activity)
+        return str(body.get("id", ""))
+
+    async def update(self, service_url: str, conversation_id: str, activity_id: str,
+                     activity: dict) -> None:
+        path = _path(conversation_id, "activities", activity_id)
+        await self._call("PUT", service_url, path, conversation_id,
+                         {**activity, "id": activity_id})
+
+    async def member(self, service_url: str, conversation_id: str, user_id: str) -> dict | None:
+        """The roster entry of one member (email, AAD object id), or None when unavailable."""
+        path = _path(conversation_id, "members", user_id)
+        try:
+            return await self._call("GET", service_url, path, conversation_id, None)
+        except DeliveryFailed as failure:
+            log.warning("Teams member look-up failed: %s", failure.reason)
+            return None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _call(self, method: str, service_url: str, path: str, conversation_id: str,
+                    body: dict | None) -> dict:
+        if not service_url.startswith(("https://", "http://")):
+            raise DeliveryFailed("teams: no service URL for this conversation", permanent=True)
+        url = service_url.rstrip("/") + path
+        reason = ""
+        for attempt in range(self.tries):
+            await self.pacer.wait(conversation_id)
+            delay = self._backoff(attempt)
+            try:
+                status, headers, answer = await self._request(method, url, body)
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+                reason = f"teams network error: {type(error).__name__}"
+            else:
+                if status < 300:
+                    return answer
+                reason = f"teams {status} {_error_code(answer)}".strip()
+                if status in LATER_STATUSES or status >= 500 and status not in RETRY_STATUSES:
+                    raise DeliveryFailed(reason, permanent=False)
+                if status not in RETRY_STATUSES:
+                    raise DeliveryFailed(reason, permanent=True)
+                delay = max(delay, _retry_after(headers, self.max_delay))
+            if attempt + 1 < self.tries:
+                log.info("Teams %s %s; retrying in %.1f s", method, reason, delay)
+                await self.sleep(delay)
+        raise DeliveryFailed(f"{reason} (gave up after {self.tries} tries)", permanent=False)
+
+    async def _request(self, method: str, url: str, body: dict | None):
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=30), trust_env=False)
+        headers = {}
+        token = await self.token()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        async with self._session.request(method, url, json=body, headers=headers) as response:
+            try:
+                answer = await response.json(content_type=None)
+            except ValueError:
+                answer = None
+            return response.status, response.headers, answer if isinstance(answer, dict) else {}
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self.max_delay, self.base_delay * 2 ** attempt)
+        return delay / 2 + self.jitter() * delay / 2
+
+
+def _path(conversation_id: str, collection: str, item: str = "") -> str:
+    path = f"/v3/conversations/{quote(conversation_id, safe='')}/{collection}"
+    return f"{path}/{quote(item, safe='')}" if item else path
+
+
+def _error_code(answer: dict) -> str:
+    """The connector's error code (never its message, which may quote content)."""
+    error = answer.get("error") if isinstance(answer, dict) else None
+    code = error.get("code", "") if isinstance(error, dict) else ""
+    return _CODE.sub("", str(code))[:60]
+
+
+def _retry_after(headers, ceiling: float) -> float:
+    raw = (headers.get("Retry-After") or "").strip()
+    try:
+        return min(max(float(raw), 0.0), ceiling)
+    except ValueError:
+        return 0.0

@@ -1,0 +1,174 @@
+"""`announce`: a manager tells an audience about a touchpoint, after a preview and a confirm.
+
+    announce mentees monday 14:00 Master class on feedback, room 3. See you, {{ first_name }}!
+    announce later friday 9:00 mentors …   (prepared now, sent from Friday 9:00)
+    announce confirm | announce cancel | announce status
+Audiences: everyone, mentors, mentees, pair <id>, quiet <weeks> (pairs not met for that long).
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from conversations import announcement_text
+from conversations.catalog import KINDS
+from conversations.grammar import Command
+from conversations.messages import ActionInvoked, Button
+from conversations.turn import Refusal, Turn
+from conversations.when import split_when
+from storage import announcements
+from storage.outbox import Proposal, propose
+from storage.people import Role
+
+AUDIENCES = {"everyone": "everyone", "all": "everyone", "alle": "everyone", "mentors": "mentors",
+             "mentorer": "mentors", "mentees": "mentees", "pair": "pair", "group": "pair",
+             "par": "pair", "gruppe": "pair", "quiet": "quiet", "stille": "quiet"}
+SEND, CANCEL, RSVP = "announce_send", "announce_cancel", "rsvp"
+
+
+def announce(turn: Turn, command: Command) -> None:
+    role = manager_role(turn)
+    words = command.full_args.split()
+    if not words:
+        raise Refusal("announce/usage")
+    head = words[0].lower()
+    if head in ("confirm", "send", "bekræft", "send!"):
+        confirm(turn, role, announcements.latest_draft(turn.session, turn.person.id))
+    elif head in ("cancel", "annuller"):
+        cancel(turn, announcements.latest_draft(turn.session, turn.person.id))
+    elif head == "status":
+        status(turn, role)
+    elif head in ("later", "senere"):
+        parsed = split_when(" ".join(words[1:]), now=turn.now, tz=turn.tz, lang=turn.lang,
+                            prefer="future")
+        if parsed is None or not parsed[0].has_time or parsed[0].at <= turn.now:
+            raise Refusal("announce/later_usage")
+        draft(turn, role, parsed[1], send_at=parsed[0].at)
+    else:
+        draft(turn, role, command.full_args)
+
+
+def manager_role(turn: Turn) -> Role:
+    roles = [r for r in turn.roles if r.name == "manager"]
+    if not roles:
+        raise Refusal("errors/managers_only")
+    if len(roles) > 1:
+        raise Refusal("announce/which_programme", slugs=[r.programme.slug for r in roles])
+    return roles[0]
+
+
+def parse_audience(turn: Turn, role: Role, text: str) -> tuple[str, str]:
+    """'mentees monday 14:00 …' → ('mentees', 'monday 14:00 …')."""
+    words = text.split()
+    kind = AUDIENCES.get(words[0].lower()) if words else None
+    if kind is None:
+        raise Refusal("announce/audience_unknown", said=(words[0] if words else "")[:30])
+    if kind in ("pair", "quiet"):
+        if len(words) < 2:
+            raise Refusal("announce/audience_unknown", said=words[0][:30])
+        arg = words[1].lower().rstrip("w")
+        if kind == "quiet" and not (arg.isdigit() and 1 <= int(arg) <= 52):
+            raise Refusal("announce/quiet_weeks")
+        if kind == "pair" and not announcements.pair_exists(turn.session, role.programme.id, words[1]):
+            raise Refusal("announce/pair_unknown", key=words[1][:40])
+        return f"{kind}:{arg if kind == 'quiet' else words[1]}", " ".join(words[2:])
+    return kind, " ".join(words[1:])
+
+
+def draft(turn: Turn, role: Role, text: str, *, send_at: datetime | None = None) -> None:
+    audience, rest = parse_audience(turn, role, text)
+    event_at = None
+    parsed = split_when(rest, now=turn.now, tz=turn.tz, lang=turn.lang, prefer="future")
+    if parsed is not None and parsed[0].has_time:
+        event_at, rest = parsed[0].at, parsed[1]
+    rest = rest.strip()
+    if not rest:
+        raise Refusal("announce/usage")
+    try:
+        announcement_text.check(rest)
+    except announcement_text.TextRefused as refused:
+        raise Refusal("announce/text_refused", code=refused.code, detail=refused.detail,
+                      fields=announcement_text.FIELDS) from None
+    members = announcements.audience_members(turn.session, role.programme.id, audience, turn.now)
+    if not members:
+        raise Refusal("announce/nobody")
+    saved = announcements.create(turn.session, programme_id=role.programme.id,
+                                 author_id=turn.person.id, audience=audience, template=rest,
+                                 event_at=event_at, send_at=send_at or turn.now, rsvp=event_at is not None,
+                                 recipients=len(members), created_at=turn.now)
+    sample, _ = members[0]
+    preview = announcement_text.render(rest, first_name=sample.name.split()[0],
+                                       programme=role.programme.name, partner="…")
+    turn.say("announce/preview", count=len(members), audience=audience, preview=preview,
+             when=event_at.astimezone(turn.tz) if event_at else None,
+             send_at=saved.send_at.astimezone(turn.tz) if send_at else None,
+             buttons=(Button(turn.text("buttons/announce_send"), SEND, str(saved.id), "primary"),
+                      Button(turn.text("buttons/announce_cancel"), CANCEL, str(saved.id))))
+
+
+def confirm(turn: Turn, role: Role, saved) -> None:
+    if saved is None or saved.status != "draft":
+        raise Refusal("announce/no_draft")
+    members = announcements.audience_members(turn.session, role.programme.id, saved.audience,
+                                             turn.now)
+    kind = KINDS["announcement"]
+    stale = saved.event_at or saved.send_at + kind.stale_after
+    proposals = [Proposal(f"announce:{saved.id}:{person.id}", person.id, role.programme.id,
+                          pair_id, "announcement", saved.send_at, stale, kind.priority,
+                          payload={"announcement_id": saved.id})
+                 for person, pair_id in members]
+    if saved.event_at and saved.event_at - timedelta(days=1) > saved.send_at + timedelta(hours=12):
+        proposals += [Proposal(f"announce_reminder:{saved.id}:{person.id}", person.id,
+                               role.programme.id, pair_id, "announcement",
+                               saved.event_at - timedelta(days=1), saved.event_at, kind.priority,
+                               payload={"announcement_id": saved.id, "reminder": True})
+                      for person, pair_id in members]
+    propose(turn.session, proposals)
+    saved.status, saved.recipients = "sent", len(members)
+    turn.session.add(saved)
+    turn.say("announce/confirmed", count=len(members),
+             send_at=saved.send_at.astimezone(turn.tz) if saved.send_at > turn.now else None)
+
+
+def cancel(turn: Turn, saved) -> None:
+    if saved is None or saved.status != "draft":
+        raise Refusal("announce/no_draft")
+    saved.status = "cancelled"
+    turn.session.add(saved)
+    turn.say("announce/cancelled")
+
+
+def status(turn: Turn, role: Role) -> None:
+    recent = announcements.recent(turn.session, role.programme.id)
+    if not recent:
+        raise Refusal("announce/none_yet")
+    items = []
+    for saved in recent:
+        summary = announcements.summary(turn.session, saved)
+        items.append(dict(text=saved.template[:60], recipients=summary.recipients,
+                          sent=summary.sent, pending=summary.pending, failed=summary.failed,
+                          attending=summary.attending, not_attending=summary.not_attending,
+                          rsvp=saved.rsvp,
+                          when=saved.event_at.astimezone(turn.tz) if saved.event_at else None))
+    turn.say("announce/status", items=items)
+
+
+def button(turn: Turn, event: ActionInvoked) -> None:
+    role = manager_role(turn)
+    saved = announcements.get(turn.session, int(event.value)) if event.value.isdigit() else None
+    if saved is None or saved.author_id != turn.person.id or saved.status != "draft":
+        raise Refusal("announce/no_draft")
+    if event.action_id == SEND:
+        confirm(turn, role, saved)
+    else:
+        cancel(turn, saved)
+
+
+def rsvp(turn: Turn, event: ActionInvoked) -> None:
+    match = re.fullmatch(r"(\d+):(yes|no)", event.value)
+    saved = announcements.get(turn.session, int(match.group(1))) if match else None
+    if saved is None or not any(r.programme.id == saved.programme_id for r in turn.roles):
+        raise Refusal("errors/stale_button")
+    attending = match.group(2) == "yes"
+    announcements.answer_rsvp(turn.session, saved.id, turn.person.id, attending, turn.now)
+    turn.say("announce/rsvp_thanks", attending=attending)

@@ -1,0 +1,463 @@
+"""Programme health for its manager: aggregate queries over one programme (storage layer).
+
+Confidentiality is enforced here, where the data is read, so no renderer can leak what it was
+never given: the queries select counts, dates, statuses and ratings only, never a meeting note,
+an agenda, a reflection answer or a baseline goal's wording; evaluation answers leave this
+module as distributions and averages with no person attached, and only for groups of at least
+`min_group` people. Open evaluation answers are the one free text that leaves, as the issue
+asks: without names, roles or pairs, sorted alphabetically (so their order says nothing about
+who wrote them), and only when at least `min_group` people answered that question.
+
+The engine's rules (phase, agreed meetings, minimum group, droop factor, question keys) are
+passed in by the caller (`conversations/health.py`), because storage does not import the engine.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from storage.tables import Answer, Delivery, Meeting, Membership, Pair, Person, Programme
+
+STATUSES = ("meeting", "drooping", "silent")
+FLAG_WINDOW = timedelta(weeks=6)
+SILENT_FACTOR = 3
+NEVER_REACHED_AFTER = timedelta(days=3)
+ROLES = ("mentor", "mentee")
+# Delivery errors (`Delivery.last_error`, up to the first ":") sorted into what a manager can act on.
+REASONS = {
+    "not_installed": "not_installed",
+    "account_inactive": "account_inactive", "user_disabled": "account_inactive",
+    "user_not_found": "not_found", "users_not_found": "not_found", "user_not_visible": "not_found",
+    "channel_not_found": "blocked", "not_in_channel": "blocked", "is_archived": "blocked",
+    "cannot_dm_bot": "blocked", "restricted_action": "blocked", "is_bot": "blocked",
+}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the engine decides and storage must not know how: given by the caller."""
+
+    phase: str
+    agreed: int  # meetings the cadence promises each pair by now
+    agreed_total: int  # … by the formal end
+    min_group: int = 3
+    droop_factor: float = 1.5
+    likert: tuple[str, ...] = ()
+    open_questions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PairHealth:
+    key: str  # the roster's pair id, not a name
+    status: str  # one of STATUSES
+    held: int
+    agreed: int
+    last_met: date | None  # in the programme's time zone
+    flagged: bool  # a droop flag went to the manager in the last six weeks
+
+
+@dataclass(frozen=True)
+class MonthCount:
+    month: date  # the first day of the month
+    held: int
+    promised: float  # what the cadence promises for the pairs in this month
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    name: str
+    role: str
+    reason: str  # a category from REASONS, "other" or "never_reached"; never a message
+
+
+@dataclass(frozen=True)
+class KindCount:
+    kind: str
+    sent: int = 0
+    pending: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+@dataclass(frozen=True)
+class Group:
+    """One role's answers to one rating question: shown only from `min_group` people up."""
+
+    respondents: int
+    counts: tuple[int, ...] | None  # how many answered 1, 2, 3, 4, 5; None: too few to show
+
+    @property
+    def shown(self) -> bool:
+        return self.counts is not None
+
+    @property
+    def average(self) -> float | None:
+        if not self.counts or not sum(self.counts):
+            return None
+        return sum(n * (i + 1) for i, n in enumerate(self.counts)) / sum(self.counts)
+
+
+@dataclass(frozen=True)
+class Distribution:
+    question: str
+    mentors: Group
+    mentees: Group
+
+
+@dataclass(frozen=True)
+class GoalChange:
+    """Mentees' self-rating on their own goals, at kick-off and at the end (1–5)."""
+
+    mentees: int  # mentees with at least one goal rated at both moments
+    goals: int
+    before: float | None = None  # None: too few mentees to show
+    after: float | None = None
+
+    @property
+    def shown(self) -> bool:
+        return self.before is not None
+
+    @property
+    def change(self) -> float | None:
+        return None if self.before is None or self.after is None else self.after - self.before
+
+
+@dataclass(frozen=True)
+class OpenAnswers:
+    question: str
+    respondents: int
+    answers: tuple[str, ...] | None  # sorted; None: too few to show
+
+
+@dataclass(frozen=True)
+class ProgrammeInfo:
+    slug: str
+    name: str
+    starts: date
+    ends: date
+    cadence_weeks: int
+    language: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Report:
+    programme: ProgrammeInfo
+    as_of: datetime
+    phase: str
+    min_group: int
+    agreed: int
+    agreed_total: int
+    pairs: list[PairHealth]
+    months: list[MonthCount]
+    unreachable: list[Unreachable]
+    deliveries: list[KindCount]
+    evaluation: list[Distribution]
+    goals: GoalChange
+    open_answers: list[OpenAnswers]
+    respondents: dict[str, int] = field(default_factory=dict)  # evaluation, per role
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counted = Counter(p.status for p in self.pairs)
+        return {status: counted.get(status, 0) for status in STATUSES}
+
+    @property
+    def this_month(self) -> MonthCount | None:
+        local = self.as_of.astimezone(ZoneInfo(self.programme.timezone)).date().replace(day=1)
+        return next((m for m in self.months if m.month == local), None)
+
+    @property
+    def held(self) -> int:
+        return sum(p.held for p in self.pairs)
+
+
+def programmes(session: Session) -> list[Programme]:
+    return list(session.exec(select(Programme).order_by(Programme.starts, Programme.slug)))
+
+
+def programme_by_slug(session: Session, slug: str) -> Programme | None:
+    return session.exec(select(Programme).where(Programme.slug == slug)).first()
+
+
+def build(session: Session, programme: Programme, now: datetime, rules: Rules) -> Report:
+    min_group = max(3, rules.min_group)
+    return Report(
+        programme=ProgrammeInfo(programme.slug, programme.name, programme.starts, programme.ends,
+                                programme.cadence_weeks, programme.language, programme.timezone),
+        as_of=now, phase=rules.phase, min_group=min_group, agreed=rules.agreed,
+        agreed_total=rules.agreed_total,
+        pairs=pair_health(session, programme, now, rules),
+        months=meetings_per_month(session, programme),
+        unreachable=unreachable(session, programme.id, now),
+        deliveries=deliveries_by_kind(session, programme.id),
+        evaluation=[rating_distribution(session, programme.id, q, min_group)
+                    for q in rules.likert],
+        goals=goal_change(session, programme.id, min_group),
+        open_answers=[open_answers(session, programme.id, q, min_group)
+                      for q in rules.open_questions],
+        respondents=evaluation_respondents(session, programme.id),
+    )
+
+
+def _start(programme: Programme) -> datetime:
+    return datetime.combine(programme.starts, time(0, 0), ZoneInfo(programme.timezone))
+
+
+def _end(programme: Programme) -> datetime:
+    return datetime.combine(programme.ends, time(23, 59), ZoneInfo(programme.timezone))
+
+
+def pair_health(session: Session, programme: Programme, now: datetime,
+                rules: Rules) -> list[PairHealth]:
+    """Each active pair's status, judged at `now` (or at the formal end, once it has passed).
+
+    With C the cadence in weeks and F the programme's droop factor (1.5 unless changed):
+
+    - **silent**: no meeting for more than 3 × C weeks, or never met although the pair began
+      more than F × C weeks ago;
+    - **drooping**: otherwise, no meeting for more than F × C weeks (the timeline's own droop
+      rule), or a droop flag (delivery kind `droop_flag`) sent to a manager in the last six
+      weeks with no meeting logged since;
+    - **meeting**: everything else: met within F × C weeks, or a young pair still inside its
+      first F × C weeks.
+    """
+    cadence = timedelta(weeks=programme.cadence_weeks)
+    droop, silent = cadence * max(rules.droop_factor, 1.0), cadence * SILENT_FACTOR
+    as_of = min(now, _end(programme))
+    zone = ZoneInfo(programme.timezone)
+    pairs = list(session.exec(select(Pair).where(Pair.programme_id == programme.id, Pair.active)
+                              .order_by(Pair.key)))
+    stats = {pair_id: (count, last) for pair_id, count, last in session.exec(
+        select(Meeting.pair_id, func.count(), func.max(Meeting.held_at))
+        .join(Pair, Pair.id == Meeting.pair_id)
+        .where(Pair.programme_id == programme.id, Meeting.held_at <= now)
+        .group_by(Meeting.pair_id))}
+    flags = _recent_flags(session, programme.id, now)
+    result = []
+    for pair in pairs:
+        held, last = stats.get(pair.id, (0, None))
+        last = _aware(last)
+        began = max(_start(programme), _aware(pair.started_at) or _start(programme))
+        flag = flags.get(pair.id)
+        flagged = flag is not None and (last is None or last < flag)
+        if last is None:
+            status = "silent" if as_of - began > droop else "meeting"
+        elif as_of - last > silent:
+            status = "silent"
+        elif as_of - last > droop:
+            status = "drooping"
+        else:
+            status = "meeting"
+        if status == "meeting" and flagged:
+            status = "drooping"
+        result.append(PairHealth(pair.key, status, held, rules.agreed,
+                                 last.astimezone(zone).date() if last else None, flagged))
+    return result
+
+
+def _recent_flags(session: Session, programme_id: int, now: datetime) -> dict[int, datetime]:
+    """Pair id → when its latest droop flag reached a manager, within the last six weeks."""
+    rows = session.exec(select(Delivery.key, Delivery.payload_json, Delivery.sent_at).where(
+        Delivery.programme_id == programme_id, Delivery.kind == "droop_flag",
+        Delivery.status == "sent", Delivery.sent_at >= now - FLAG_WINDOW,
+        Delivery.sent_at <= now))
+    flags: dict[int, datetime] = {}
+    for key, payload, sent_at in rows:
+        pair_id = _flagged_pair(key, payload)
+        sent_at = _aware(sent_at)
+        if pair_id is not None and (pair_id not in flags or flags[pair_id] < sent_at):
+            flags[pair_id] = sent_at
+    return flags
+
+
+def _flagged_pair(key: str, payload: str) -> int | None:
+    try:
+        value = json.loads(payload or "{}").get("flag_pair")
+    except (ValueError, AttributeError):
+        value = None
+    if value is None:  # "droop_flag:<pair id>:<occurrence>:<manager>"
+        parts = key.split(":")
+        value = parts[1] if len(parts) > 2 else None
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def meetings_per_month(session: Session, programme: Programme) -> list[MonthCount]:
+    """Meetings held per calendar month (programme time zone), from the kick-off month to the
+    closing month, against the cadence's promise: each active pair one meeting per C weeks,
+    spread evenly over the programme's days (so a half month promises half as much)."""
+    zone = ZoneInfo(programme.timezone)
+    held: Counter = Counter()
+    for moment in session.exec(select(Meeting.held_at).join(Pair, Pair.id == Meeting.pair_id)
+                               .where(Pair.programme_id == programme.id)):
+        held[_aware(moment).astimezone(zone).date().replace(day=1)] += 1
+    pairs = session.exec(select(func.count()).select_from(Pair).where(
+        Pair.programme_id == programme.id, Pair.active)).one()
+    first, last = programme.starts.replace(day=1), programme.ends.replace(day=1)
+    if held:
+        first, last = min(first, min(held)), max(last, max(held))
+    per_day = pairs / (7 * programme.cadence_weeks)
+    months, month = [], first
+    while month <= last:
+        following = _next_month(month)
+        days = (min(following, programme.ends + timedelta(days=1))
+                - max(month, programme.starts)).days
+        months.append(MonthCount(month, held.get(month, 0), round(max(days, 0) * per_day, 2)))
+        month = following
+    return months
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def unreachable(session: Session, programme_id: int, now: datetime) -> list[Unreachable]:
+    """People of the programme the bot cannot reach, with why, as a category only.
+
+    Unreachable: the latest failure of a delivery to them (failed for good, or waiting for a
+    retry after a platform refused it) came after the last message that did reach them; or
+    nothing has ever reached them although something was due more than three days ago.
+    Deliveries skipped by choice (snooze, opt-out, weekly cap) do not count.
+    """
+    members = {}
+    for person_id, name, role in session.exec(
+            select(Person.id, Person.name, Membership.role)
+            .join(Membership, Membership.person_id == Person.id)
+            .where(Membership.programme_id == programme_id, Membership.active)
+            .order_by(Person.name)):
+        if person_id not in members or members[person_id][1] == "manager":
+            members[person_id] = (name, role)
+    last_sent: dict[int, datetime] = {}
+    for person_id, sent_at in session.exec(
+            select(Delivery.person_id, func.max(Delivery.sent_at))
+            .where(Delivery.programme_id == programme_id, Delivery.status == "sent")
+            .group_by(Delivery.person_id)):
+        last_sent[person_id] = _aware(sent_at)
+    failures: dict[int, tuple[datetime, str]] = {}
+    for person_id, status, error, claimed_at, due_at in session.exec(
+            select(Delivery.person_id, Delivery.status, Delivery.last_error,
+                   Delivery.claimed_at, Delivery.due_at)
+            .where(Delivery.programme_id == programme_id,
+                   (Delivery.status == "failed")
+                   | ((Delivery.status == "pending") & (Delivery.attempts > 0)
+                      & (Delivery.last_error != "")))):
+        at = _aware(claimed_at or due_at)
+        if person_id not in failures or failures[person_id][0] < at:
+            failures[person_id] = (at, reason_category(error or status))
+    overdue = set(session.exec(select(Delivery.person_id).distinct().where(
+        Delivery.programme_id == programme_id, Delivery.due_at <= now - NEVER_REACHED_AFTER)))
+    result = []
+    for person_id, (name, role) in members.items():
+        sent = last_sent.get(person_id)
+        failure = failures.get(person_id)
+        if failure and (sent is None or failure[0] >= sent):
+            result.append(Unreachable(name, role, failure[1]))
+        elif sent is None and person_id in overdue:
+            result.append(Unreachable(name, role, "never_reached"))
+    return result
+
+
+def reason_category(error: str) -> str:
+    code = error.split(":", 1)[0].strip().lower()
+    return REASONS.get(code, "other")
+
+
+def deliveries_by_kind(session: Session, programme_id: int) -> list[KindCount]:
+    """Every kind of prompt the programme sent or holds, counted by outcome."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for kind, status, n in session.exec(
+            select(Delivery.kind, Delivery.status, func.count())
+            .where(Delivery.programme_id == programme_id)
+            .group_by(Delivery.kind, Delivery.status)):
+        counts[kind]["pending" if status == "claimed" else status] += n
+    return [KindCount(kind, c["sent"], c["pending"], c["failed"], c["skipped"])
+            for kind, c in sorted(counts.items())]
+
+
+def _evaluation_rows(session: Session, programme_id: int, questions) -> list[tuple]:
+    """(person id, role, question, rating, text) of the programme's evaluation answers."""
+    query = (select(Answer.person_id, Membership.role, Answer.question, Answer.rating, Answer.text)
+             .join(Membership, (Membership.person_id == Answer.person_id)
+                   & (Membership.pair_id == Answer.pair_id))
+             .where(Membership.programme_id == programme_id, Answer.form == "evaluation",
+                    Answer.question.in_(list(questions))))
+    return list(session.exec(query))
+
+
+def rating_distribution(session: Session, programme_id: int, question: str,
+                        min_group: int) -> Distribution:
+    by_role: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for person_id, role, _, rating, _ in _evaluation_rows(session, programme_id, [question]):
+        if rating is not None and 1 <= rating <= 5:
+            by_role[role].append((person_id, rating))
+    groups = {}
+    for role in ROLES:
+        rows = by_role.get(role, [])
+        people = len({p for p, _ in rows})
+        counts = None
+        if people >= max(3, min_group):
+            tally = Counter(r for _, r in rows)
+            counts = tuple(tally.get(n, 0) for n in range(1, 6))
+        groups[role] = Group(people, counts)
+    return Distribution(question, groups["mentor"], groups["mentee"])
+
+
+def goal_change(session: Session, programme_id: int, min_group: int) -> GoalChange:
+    """Average of the mentees' own goal ratings at kick-off ("baseline") and at the end
+    ("evaluation"), over goals rated at both moments; only from `min_group` mentees up."""
+    query = (select(Answer.person_id, Answer.pair_id, Answer.form, Answer.question, Answer.rating)
+             .join(Membership, (Membership.person_id == Answer.person_id)
+                   & (Membership.pair_id == Answer.pair_id))
+             .where(Membership.programme_id == programme_id, Membership.role == "mentee",
+                    Answer.form.in_(["baseline", "evaluation"]),
+                    Answer.question.startswith("goal_"), Answer.rating.is_not(None)))
+    ratings: dict[tuple, dict[str, int]] = defaultdict(dict)
+    for person_id, pair_id, form, question, rating in session.exec(query):
+        ratings[(person_id, pair_id, question)][form] = rating
+    paired = [(k[0], r["baseline"], r["evaluation"]) for k, r in ratings.items()
+              if "baseline" in r and "evaluation" in r]
+    people = len({p for p, _, _ in paired})
+    if people < max(3, min_group):
+        return GoalChange(people, len(paired))
+    return GoalChange(people, len(paired), sum(b for _, b, _ in paired) / len(paired),
+                      sum(a for _, _, a in paired) / len(paired))
+
+
+def open_answers(session: Session, programme_id: int, question: str,
+                 min_group: int) -> OpenAnswers:
+    texts, people = [], set()
+    for person_id, _, _, _, text in _evaluation_rows(session, programme_id, [question]):
+        if text and text.strip():
+            texts.append(text.strip())
+            people.add(person_id)
+    if len(people) < max(3, min_group):
+        return OpenAnswers(question, len(people), None)
+    return OpenAnswers(question, len(people), tuple(sorted(texts, key=lambda t: (t.casefold(), t))))
+
+
+def evaluation_respondents(session: Session, programme_id: int) -> dict[str, int]:
+    """How many mentors and mentees answered at least one evaluation question."""
+    query = (select(Membership.role, func.count(func.distinct(Answer.person_id)))
+             .join(Membership, (Membership.person_id == Answer.person_id)
+                   & (Membership.pair_id == Answer.pair_id))
+             .where(Membership.programme_id == programme_id, Answer.form == "evaluation",
+                    (Answer.rating.is_not(None)) | (Answer.text != ""))
+             .group_by(Membership.role))
+    counted = dict(session.exec(query).all())
+    return {role: counted.get(role, 0) for role in ROLES}
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive UTC datetimes from aggregates; make them aware."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)

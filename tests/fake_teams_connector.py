@@ -1,0 +1,289 @@
+"""A hand-written fake of the Bot Framework connector service (Teams' `serviceUrl`), for tests.
+
+It records every activity the bot posts or updates, answers roster look-ups from a table made
+from examples/roster.csv, and can be told to answer the next calls with an error.
+"""
+from __future__ import annotations
+
+import csv
+import itertools
+import socket
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from app import build
+from bot.routing import RoutingMessenger
+from bot.web import make_app
+
+ROSTER = Path(__file__).resolve().parent.parent / "examples" / "roster.csv"
+BOT_ID = "28:mentor-bot"
+TENANT = "72f988bf-0000-0000-0000-000000000000"
+
+
+@dataclass(frozen=True)
+class TeamsUser:
+    email: str
+    name: str
+    id: str  # the Teams user id ("29:…")
+    aad_object_id: str
+    conversation_id: str  # their personal chat with the bot
+
+    def account(self, with_aad: bool = True) -> dict:
+        account = {"id": self.id, "name": self.name}
+        if with_aad:
+            account["aadObjectId"] = self.aad_object_id
+        return account
+
+    def member(self) -> dict:
+        return {"id": self.id, "aadObjectId": self.aad_object_id, "email": self.email,
+                "userPrincipalName": self.email, "name": self.name, "tenantId": TENANT}
+
+
+def teams_user(email: str, name: str = "") -> TeamsUser:
+    slug = email.split("@")[0].replace(".", "-")
+    return TeamsUser(email=email, name=name or slug, id=f"29:{slug}",
+                     aad_object_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"aad:{email}")),
+                     conversation_id=f"a:personal-{slug}")
+
+
+def roster_users() -> dict[str, TeamsUser]:
+    with ROSTER.open(encoding="utf-8") as handle:
+        return {row["email"]: teams_user(row["email"], row["name"])
+                for row in csv.DictReader(handle)}
+
+
+@dataclass
+class Call:
+    method: str
+    conversation_id: str
+    activity_id: str  # the replied-to or updated activity ("" for a new message)
+    body: dict
+    authorization: str
+    status: int
+    id: str = ""  # the id the connector gave the activity
+
+    @property
+    def text(self) -> str:
+        return self.body.get("text", "")
+
+    @property
+    def card(self) -> dict | None:
+        for attachment in self.body.get("attachments") or []:
+            if attachment.get("contentType") == "application/vnd.microsoft.card.adaptive":
+                return attachment["content"]
+        return None
+
+    @property
+    def card_texts(self) -> list[str]:
+        card = self.card or {}
+        return [b["text"] for b in card.get("body", []) if b.get("type") == "TextBlock"]
+
+    @property
+    def shown(self) -> str:
+        """Everything the user reads in this activity: the text, or the card's text blocks."""
+        return "\n\n".join([self.text, *self.card_texts]).strip()
+
+
+@dataclass
+class Failure:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    code: str = ""
+
+
+class FakeConnector:
+    def __init__(self) -> None:
+        self.users = roster_users()
+        self.calls: list[Call] = []  # every activity call, failed ones included
+        self.lookups: list[str] = []
+        self._failures: list[Failure] = []
+        self._ids = itertools.count(1)
+        self.server: TestServer | None = None
+
+    @property
+    def url(self) -> str:
+        return str(self.server.make_url("/"))
+
+    async def start(self) -> "FakeConnector":
+        app = web.Application()
+        app.router.add_post("/v3/conversations/{conversation}/activities", self._post)
+        app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", self._post)
+        app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._put)
+        app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
+        self.server = TestServer(app, host="127.0.0.1", port=0)
+        await self.server.start_server()
+        return self
+
+    async def close(self) -> None:
+        if self.server is not None:
+            await self.server.close()
+
+    def fail_next(self, status: int, times: int = 1, *, retry_after: str = "",
+                  code: str = "") -> None:
+        headers = {"Retry-After": retry_after} if retry_after else {}
+        self._failures.extend(Failure(status, headers, code) for _ in range(times))
+
+    # What the bot sent ------------------------------------------------------------------------
+    def delivered(self, conversation_id: str | None = None) -> list[Call]:
+        """Messages that arrived (posted with success), oldest first."""
+        return [c for c in self.calls if c.method == "POST" and c.status < 300
+                and (conversation_id is None or c.conversation_id == conversation_id)]
+
+    def updates(self, conversation_id: str | None = None) -> list[Call]:
+        return [c for c in self.calls if c.method == "PUT" and c.status < 300
+                and (conversation_id is None or c.conversation_id == conversation_id)]
+
+    def texts(self, conversation_id: str) -> list[str]:
+        return [c.shown for c in self.delivered(conversation_id)]
+
+    # Handlers ---------------------------------------------------------------------------------
+    async def _post(self, request: web.Request) -> web.Response:
+        return await self._record(request, "POST")
+
+    async def _put(self, request: web.Request) -> web.Response:
+        return await self._record(request, "PUT")
+
+    async def _record(self, request: web.Request, method: str) -> web.Response:
+        body = await request.json()
+        failure = self._failures.pop(0) if self._failures else None
+        call = Call(method, request.match_info["conversation"],
+                    request.match_info.get("activity", ""), body,
+                    request.headers.get("Authorization", ""),
+                    failure.status if failure else 201 if method == "POST" else 200)
+        self.calls.append(call)
+        if failure is not None:
+            return web.json_response({"error": {"code": failure.code or "Throttled",
+                                                "message": "fake failure"}},
+                                     status=failure.status, headers=failure.headers)
+        call.id = call.activity_id if method == "PUT" else f"1:{next(self._ids)}"
+        return web.json_response({"id": call.id}, status=call.status)
+
+    async def _member(self, request: web.Request) -> web.Response:
+        wanted = request.match_info["member"]
+        self.lookups.append(wanted)
+        for user in self.users.values():
+            if wanted in (user.id, user.aad_object_id):
+                return web.json_response(user.member())
+        return web.json_response({"error": {"code": "MemberNotFoundInConversation"}},
+                                 status=404)
+
+
+class VirtualTime:
+    """A monotonic clock and sleep for the bot's connector client: backoff and pacing, instantly."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class FakeTeams:
+    """Plays the Teams service: posts activities to the bot's /api/messages as Teams would."""
+
+    def __init__(self, bot_url: str, connector: FakeConnector, http) -> None:
+        self.bot_url = bot_url
+        self.connector = connector
+        self.http = http
+        self._ids = itertools.count(1)
+
+    def user(self, email: str) -> TeamsUser:
+        return self.connector.users[email]
+
+    def activity(self, user: TeamsUser, kind: str = "message", *, activity_id: str = "",
+                 with_aad: bool = True, **fields) -> dict:
+        return {
+            "type": kind, "id": activity_id or f"f:{next(self._ids)}",
+            "timestamp": "2026-09-01T06:00:00.000Z", "serviceUrl": self.connector.url,
+            "channelId": "msteams", "from": user.account(with_aad),
+            "conversation": {"id": user.conversation_id, "conversationType": "personal",
+                             "tenantId": TENANT},
+            "recipient": {"id": BOT_ID, "name": "Mentor"},
+            "channelData": {"tenant": {"id": TENANT}}, **fields}
+
+    async def post(self, activity: dict, headers: dict | None = None) -> tuple[int, list[Call]]:
+        """Post one activity; the HTTP status and the connector calls made while handling it."""
+        before = len(self.connector.calls)
+        async with self.http.post(self.bot_url, json=activity, headers=headers or {}) as response:
+            await response.read()
+            return response.status, self.connector.calls[before:]
+
+    async def say(self, email: str, text: str, **fields) -> list[Call]:
+        status, calls = await self.post(self.activity(self.user(email), text=text, **fields))
+        assert status == 200
+        return [c for c in calls if c.method == "POST"]
+
+    async def install(self, email: str, with_aad: bool = False) -> list[Call]:
+        """What Teams sends when a user adds the bot: conversationUpdate with membersAdded."""
+        user = self.user(email)
+        activity = self.activity(user, "conversationUpdate", with_aad=with_aad,
+                                 membersAdded=[user.account(with_aad), {"id": BOT_ID}])
+        status, calls = await self.post(activity)
+        assert status == 200
+        return [c for c in calls if c.method == "POST"]
+
+    async def submit(self, email: str, card_id: str, value: dict, **fields) -> list[Call]:
+        """A press on an Adaptive Card's Action.Submit: a message with `value` and no text."""
+        activity = self.activity(self.user(email), replyToId=card_id, value=value, **fields)
+        status, calls = await self.post(activity)
+        assert status == 200
+        return calls
+
+
+@dataclass
+class Running:
+    services: object
+    router: RoutingMessenger
+    banner: list[str]
+    teams: FakeTeams
+    connector: FakeConnector
+    time: VirtualTime
+    bot: TestServer
+    http: aiohttp.ClientSession
+
+    async def close(self, keep_connector: bool = False) -> None:
+        await self.http.close()
+        await self.bot.close()
+        if not keep_connector:
+            await self.connector.close()
+
+
+async def serve_bot(db, clock, env: dict[str, str] | None = None,
+                    connector: FakeConnector | None = None) -> Running:
+    """The real aiohttp app from `bot.web.make_app` on 127.0.0.1, with the fake connector."""
+    router = RoutingMessenger({}, None)
+    services = build(clock=clock, messenger=router, db=db, worker="test")
+    app, banner = make_app(services, router, env or {})
+    time = VirtualTime()
+    router.messengers["teams"].connector.use_timing(time.sleep, time.monotonic)
+    bot = TestServer(app, host="127.0.0.1", port=0)
+    await bot.start_server()
+    connector = connector or await FakeConnector().start()
+    http = aiohttp.ClientSession()
+    teams = FakeTeams(str(bot.make_url("/api/messages")), connector, http)
+    return Running(services, router, banner, teams, connector, time, bot, http)
+
+
+def refuse_internet(monkeypatch) -> list[str]:
+    """Name look-ups for anything but this machine fail (and are listed): tests stay offline."""
+    attempts: list[str] = []
+    real = socket.getaddrinfo
+
+    def local_only(host, *args, **kwargs):
+        if host not in ("127.0.0.1", "localhost", "::1", None):
+            attempts.append(str(host))
+            raise OSError(f"tests may not reach {host}")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", local_only)
+    return attempts
