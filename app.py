@@ -62,6 +62,21 @@ def build(*, clock: Clock, messenger: Messenger, db: Database | None = None,
                     dispatcher=Dispatcher(db, clock, texts, messenger, worker=worker))
 
 
+class FileClock:
+    """Rehearsal time shared by several processes: the moment written in a file.
+
+    `serve` uses it when CLOCK_FILE is set, so replicas (and the test that drives them) move
+    through simulated weeks together. Never set it in production.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def now(self) -> datetime:
+        moment = datetime.fromisoformat(self.path.read_text().strip())
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 def parse_now(value: str | None) -> Clock:
     if not value:
         return SystemClock()
@@ -122,8 +137,8 @@ def cmd_announce(args) -> int:
 def cmd_serve(args) -> int:
     from bot.web import serve
 
-    services = None
-    return serve(args, lambda messenger: build(clock=SystemClock(), messenger=messenger,
+    clock = FileClock(os.environ["CLOCK_FILE"]) if os.environ.get("CLOCK_FILE") else SystemClock()
+    return serve(args, lambda messenger: build(clock=clock, messenger=messenger,
                                                worker=f"{os.uname().nodename}:{os.getpid()}"))
 
 
