@@ -51,7 +51,7 @@ def announce(turn: Turn, command: Command) -> None:
 def manager_role(turn: Turn) -> Role:
     roles = [r for r in turn.roles if r.name == "manager"]
     if not roles:
-        raise Refusal("errors/managers_only")
+        raise Refusal("announce/managers_only")
     if len(roles) > 1:
         raise Refusal("announce/which_programme", slugs=[r.programme.slug for r in roles])
     return roles[0]
