@@ -30,3 +30,23 @@ clean:
 .PHONY: teams-package
 teams-package:  # dist/teams-app.zip for upload to Teams; needs MICROSOFT_APP_ID
 	$(PYTHON) bot/teams/package.py
+
+# The sample programme simulated start to end, its report as of REPORT_AT, and a screenshot of it
+# taken offline with Debian's headless Chromium (installed with apt-get if missing).
+REPORT_AT ?= 2027-06-29T12:00+02:00
+REPORT_DB := out/report-simulation.db
+CHROMIUM ?= chromium
+.PHONY: report-screenshot
+report-screenshot: $(STAMP)
+	mkdir -p out
+	rm -f $(REPORT_DB) $(REPORT_DB)-wal $(REPORT_DB)-shm
+	$(PY) app.py simulate --keep-db $(REPORT_DB) > out/report-simulation.txt
+	DATABASE_URL=sqlite:///$(REPORT_DB) $(PY) app.py report --now $(REPORT_AT) \
+		--html out/report.html --csv out/report.csv
+	command -v $(CHROMIUM) >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
+	$(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-background-networking \
+		--disable-component-update --disable-sync --no-first-run \
+		--host-resolver-rules="MAP * ~NOTFOUND" --hide-scrollbars \
+		--screenshot=$(CURDIR)/out/report.png --window-size=1280,3800 \
+		file://$(CURDIR)/out/report.html 2> out/chromium.log
+	@echo "Wrote out/report.html, out/report.csv and out/report.png"

@@ -4,7 +4,8 @@
     python app.py serve [--port 3978]      # HTTP endpoints + the scheduler tick
     python app.py console --as EMAIL [--now ISO]
     python app.py import PROGRAMME.toml
-    python app.py simulate [--pairs N] [--json]
+    python app.py simulate [--pairs N] [--json] [--keep-db PATH]
+    python app.py report [--programme SLUG] [--html FILE] [--csv FILE] [--lang en|da]
 """
 from __future__ import annotations
 
@@ -121,7 +122,20 @@ def cmd_simulate(args) -> int:
     from bot.simulation.run import simulate
 
     return simulate(pairs=args.pairs, as_json=args.json, programme_file=Path(args.file),
-                    out=sys.stdout)
+                    out=sys.stdout, keep_db=Path(args.keep_db) if args.keep_db else None)
+
+
+def cmd_report(args) -> int:
+    from bot.report.cli import run
+
+    db = Database()
+    upgrade(db.engine)
+    try:
+        return run(db, parse_now(args.now).now(), Texts(), sys.stdout, slug=args.programme,
+                   html=Path(args.html) if args.html else None,
+                   csv=Path(args.csv) if args.csv else None, lang=args.lang)
+    finally:
+        db.dispose()
 
 
 def cmd_announce(args) -> int:
@@ -183,7 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pairs", type=int, default=0, help="simulate N generated pairs instead")
     p.add_argument("--json", action="store_true", help="one JSON object per delivered prompt")
     p.add_argument("--file", default=str(SAMPLE))
+    p.add_argument("--keep-db", metavar="PATH", help="keep the simulation's SQLite database here")
     p.set_defaults(func=cmd_simulate)
+    p = sub.add_parser("report", help="programme health: a summary, or --html / --csv files")
+    p.add_argument("--programme", metavar="SLUG", help="which programme (needed if several)")
+    p.add_argument("--html", metavar="FILE", help="write the full report as one HTML page")
+    p.add_argument("--csv", metavar="FILE", help="write the same figures as CSV")
+    p.add_argument("--lang", choices=("en", "da"), help="default: the programme's language")
+    p.add_argument("--now", help="report as of this ISO datetime (default: now)")
+    p.set_defaults(func=cmd_report)
     p = sub.add_parser("announce", help="announce a touchpoint to an audience (with a preview)")
     p.add_argument("--as", dest="as_email", required=True, metavar="MANAGER_EMAIL")
     p.add_argument("--audience", required=True,

@@ -16,6 +16,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.console.messenger import ConsoleMessenger
+from bot.report.admin import add_admin_routes
 from bot.routing import RoutingMessenger
 from storage.db import Unavailable
 from storage.outbox import ping
@@ -45,6 +46,7 @@ def make_app(services, router: RoutingMessenger, env: dict[str, str]) -> tuple[w
             banner.append(module.attach(app, services, router, env))
         else:
             banner.append(module.not_configured_line(env))
+    banner.append(add_admin_routes(app, services, env))
     return app, banner
 
 

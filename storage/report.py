@@ -29,7 +29,7 @@ FLAG_WINDOW = timedelta(weeks=6)
 SILENT_FACTOR = 3
 NEVER_REACHED_AFTER = timedelta(days=3)
 ROLES = ("mentor", "mentee")
-# Delivery errors (`Delivery.last_error`, up to the first ":") sorted into what a manager can act on.
+# Delivery errors (`last_error` up to the first ":"), sorted into what a manager can act on.
 REASONS = {
     "not_installed": "not_installed",
     "account_inactive": "account_inactive", "user_disabled": "account_inactive",
@@ -152,6 +152,7 @@ class Report:
     as_of: datetime
     phase: str
     min_group: int
+    droop_factor: float
     agreed: int
     agreed_total: int
     pairs: list[PairHealth]
@@ -191,18 +192,19 @@ def build(session: Session, programme: Programme, now: datetime, rules: Rules) -
     return Report(
         programme=ProgrammeInfo(programme.slug, programme.name, programme.starts, programme.ends,
                                 programme.cadence_weeks, programme.language, programme.timezone),
-        as_of=now, phase=rules.phase, min_group=min_group, agreed=rules.agreed,
+        as_of=now, phase=rules.phase, min_group=min_group, droop_factor=rules.droop_factor,
+        agreed=rules.agreed,
         agreed_total=rules.agreed_total,
         pairs=pair_health(session, programme, now, rules),
-        months=meetings_per_month(session, programme),
+        months=meetings_per_month(session, programme, now),
         unreachable=unreachable(session, programme.id, now),
         deliveries=deliveries_by_kind(session, programme.id),
-        evaluation=[rating_distribution(session, programme.id, q, min_group)
+        evaluation=[rating_distribution(session, programme.id, q, min_group, now)
                     for q in rules.likert],
-        goals=goal_change(session, programme.id, min_group),
-        open_answers=[open_answers(session, programme.id, q, min_group)
+        goals=goal_change(session, programme.id, min_group, now),
+        open_answers=[open_answers(session, programme.id, q, min_group, now)
                       for q in rules.open_questions],
-        respondents=evaluation_respondents(session, programme.id),
+        respondents=evaluation_respondents(session, programme.id, now),
     )
 
 
@@ -291,14 +293,14 @@ def _flagged_pair(key: str, payload: str) -> int | None:
         return None
 
 
-def meetings_per_month(session: Session, programme: Programme) -> list[MonthCount]:
+def meetings_per_month(session: Session, programme: Programme, now: datetime) -> list[MonthCount]:
     """Meetings held per calendar month (programme time zone), from the kick-off month to the
     closing month, against the cadence's promise: each active pair one meeting per C weeks,
     spread evenly over the programme's days (so a half month promises half as much)."""
     zone = ZoneInfo(programme.timezone)
     held: Counter = Counter()
     for moment in session.exec(select(Meeting.held_at).join(Pair, Pair.id == Meeting.pair_id)
-                               .where(Pair.programme_id == programme.id)):
+                               .where(Pair.programme_id == programme.id, Meeting.held_at <= now)):
         held[_aware(moment).astimezone(zone).date().replace(day=1)] += 1
     pairs = session.exec(select(func.count()).select_from(Pair).where(
         Pair.programme_id == programme.id, Pair.active)).one()
@@ -383,20 +385,21 @@ def deliveries_by_kind(session: Session, programme_id: int) -> list[KindCount]:
             for kind, c in sorted(counts.items())]
 
 
-def _evaluation_rows(session: Session, programme_id: int, questions) -> list[tuple]:
+def _evaluation_rows(session: Session, programme_id: int, questions, now: datetime
+                     ) -> list[tuple]:
     """(person id, role, question, rating, text) of the programme's evaluation answers."""
     query = (select(Answer.person_id, Membership.role, Answer.question, Answer.rating, Answer.text)
              .join(Membership, (Membership.person_id == Answer.person_id)
                    & (Membership.pair_id == Answer.pair_id))
              .where(Membership.programme_id == programme_id, Answer.form == "evaluation",
-                    Answer.question.in_(list(questions))))
+                    Answer.question.in_(list(questions)), Answer.created_at <= now))
     return list(session.exec(query))
 
 
 def rating_distribution(session: Session, programme_id: int, question: str,
-                        min_group: int) -> Distribution:
+                        min_group: int, now: datetime) -> Distribution:
     by_role: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for person_id, role, _, rating, _ in _evaluation_rows(session, programme_id, [question]):
+    for person_id, role, _, rating, _ in _evaluation_rows(session, programme_id, [question], now):
         if rating is not None and 1 <= rating <= 5:
             by_role[role].append((person_id, rating))
     groups = {}
@@ -411,7 +414,8 @@ def rating_distribution(session: Session, programme_id: int, question: str,
     return Distribution(question, groups["mentor"], groups["mentee"])
 
 
-def goal_change(session: Session, programme_id: int, min_group: int) -> GoalChange:
+def goal_change(session: Session, programme_id: int, min_group: int,
+                now: datetime) -> GoalChange:
     """Average of the mentees' own goal ratings at kick-off ("baseline") and at the end
     ("evaluation"), over goals rated at both moments; only from `min_group` mentees up."""
     query = (select(Answer.person_id, Answer.pair_id, Answer.form, Answer.question, Answer.rating)
@@ -419,7 +423,8 @@ def goal_change(session: Session, programme_id: int, min_group: int) -> GoalChan
                    & (Membership.pair_id == Answer.pair_id))
              .where(Membership.programme_id == programme_id, Membership.role == "mentee",
                     Answer.form.in_(["baseline", "evaluation"]),
-                    Answer.question.startswith("goal_"), Answer.rating.is_not(None)))
+                    Answer.question.startswith("goal_"), Answer.rating.is_not(None),
+                    Answer.created_at <= now))
     ratings: dict[tuple, dict[str, int]] = defaultdict(dict)
     for person_id, pair_id, form, question, rating in session.exec(query):
         ratings[(person_id, pair_id, question)][form] = rating
@@ -433,9 +438,9 @@ def goal_change(session: Session, programme_id: int, min_group: int) -> GoalChan
 
 
 def open_answers(session: Session, programme_id: int, question: str,
-                 min_group: int) -> OpenAnswers:
+                 min_group: int, now: datetime) -> OpenAnswers:
     texts, people = [], set()
-    for person_id, _, _, _, text in _evaluation_rows(session, programme_id, [question]):
+    for person_id, _, _, _, text in _evaluation_rows(session, programme_id, [question], now):
         if text and text.strip():
             texts.append(text.strip())
             people.add(person_id)
@@ -444,12 +449,13 @@ def open_answers(session: Session, programme_id: int, question: str,
     return OpenAnswers(question, len(people), tuple(sorted(texts, key=lambda t: (t.casefold(), t))))
 
 
-def evaluation_respondents(session: Session, programme_id: int) -> dict[str, int]:
+def evaluation_respondents(session: Session, programme_id: int, now: datetime) -> dict[str, int]:
     """How many mentors and mentees answered at least one evaluation question."""
     query = (select(Membership.role, func.count(func.distinct(Answer.person_id)))
              .join(Membership, (Membership.person_id == Answer.person_id)
                    & (Membership.pair_id == Answer.pair_id))
              .where(Membership.programme_id == programme_id, Answer.form == "evaluation",
+                    Answer.created_at <= now,
                     (Answer.rating.is_not(None)) | (Answer.text != ""))
              .group_by(Membership.role))
     counted = dict(session.exec(query).all())

@@ -144,7 +144,8 @@ class FakeSlack:
 
     def _fault(self, method: str, params: dict) -> Fault | None:
         for fault in self.faults:
-            if fault.method == method and all(str(params.get(k)) == v for k, v in fault.when.items()):
+            matches = all(str(params.get(k)) == v for k, v in fault.when.items())
+            if fault.method == method and matches:
                 if fault.times == 1:
                     self.faults.remove(fault)
                 elif fault.times > 1:
@@ -182,8 +183,9 @@ class FakeSlack:
         return web.json_response(call.result)
 
     def _auth_test(self, params: dict) -> dict:
-        return {"ok": True, "url": "https://nordlys.slack.com/", "team": "Nordlys", "user": "mentor",
-                "team_id": TEAM, "user_id": BOT_USER, "bot_id": "B0BOT", "is_enterprise_install": False}
+        return {"ok": True, "url": "https://nordlys.slack.com/", "team": "Nordlys",
+                "user": "mentor", "team_id": TEAM, "user_id": BOT_USER, "bot_id": "B0BOT",
+                "is_enterprise_install": False}
 
     def _user(self, user: str) -> dict:
         return {"id": user, "team_id": TEAM, "name": user.lower(), "is_bot": False,
@@ -342,7 +344,8 @@ class Workspace:
                  headers: dict | None = None) -> int:
         event = {"type": "message", "channel": dm_of(user), "channel_type": "im", "user": user,
                  "text": text, "ts": f"{time.time():.6f}", "client_msg_id": str(uuid.uuid4())}
-        status, _, _ = await self.send(self.event_body(event, event_id), "application/json", headers)
+        body = self.event_body(event, event_id)
+        status, _, _ = await self.send(body, "application/json", headers)
         return status
 
     async def open_home(self, user: str) -> int:

@@ -41,9 +41,14 @@ class SimMessenger:
 
 
 def simulate(*, pairs: int, as_json: bool, programme_file: Path, out: TextIO,
-             step: timedelta = timedelta(days=1)) -> int:
+             step: timedelta = timedelta(days=1), keep_db: Path | None = None) -> int:
+    """`keep_db`: write the simulation's SQLite database there and keep it (for `report`)."""
     from app import build
 
+    if keep_db is not None and keep_db.exists():
+        print(f"Cannot simulate: {keep_db} already exists; remove it or choose another path.",
+              file=out)
+        return 1
     with tempfile.TemporaryDirectory() as folder:
         if pairs:
             programme_file = _generated_programme(Path(folder), programme_file, pairs)
@@ -57,7 +62,7 @@ def simulate(*, pairs: int, as_json: bool, programme_file: Path, out: TextIO,
         clock = FakeClock(start)
         messenger = SimMessenger()
         services = build(clock=clock, messenger=messenger,
-                         db=Database(f"sqlite:///{Path(folder) / 'simulation.db'}"))
+                         db=Database(f"sqlite:///{keep_db or Path(folder) / 'simulation.db'}"))
         import_file(services.db, programme_file, clock.now(), Texts(), _Null())
         personas = _personas(parsed, start, datetime.combine(parsed.ends, time(0, 0), zone))
         simulation = Simulation(services.engine, personas,

@@ -21,7 +21,8 @@ def unescape(text: str) -> str:
 def ref_for(user_id: str, team_id: str, email: str = "", channel: str = "") -> ConversationRef:
     """Only the bot's own DM channel is remembered (`D…`); a channel id is no place for prompts."""
     return ConversationRef(platform=PLATFORM, user_id=user_id, email=email.strip().lower(),
-                           tenant_id=team_id, conversation_id=channel if channel.startswith("D") else "")
+                           tenant_id=team_id,
+                           conversation_id=channel if channel.startswith("D") else "")
 
 
 def neutral_action_id(slack_action_id: str) -> str:
@@ -43,8 +44,9 @@ def team_of(body: dict) -> str:
 
 
 def command_event(body: dict, ref: ConversationRef, at: datetime) -> TextReceived:
+    trigger = body.get("trigger_id", "")
     return TextReceived(ref, unescape(body.get("text") or ""), at,
-                        event_id=f"command:{body.get('trigger_id', '')}" if body.get("trigger_id") else "")
+                        event_id=f"command:{trigger}" if trigger else "")
 
 
 def message_event(body: dict, ref: ConversationRef, at: datetime) -> TextReceived:
@@ -56,8 +58,9 @@ def message_event(body: dict, ref: ConversationRef, at: datetime) -> TextReceive
 def action_event(body: dict, ref: ConversationRef, at: datetime) -> ActionInvoked:
     action = body["actions"][0]
     stamp = action.get("action_ts") or body.get("trigger_id", "")
-    return ActionInvoked(ref, neutral_action_id(action.get("action_id", "")), action.get("value", ""),
-                         at, event_id=f"action:{ref.user_id}:{stamp}" if stamp else "")
+    return ActionInvoked(ref, neutral_action_id(action.get("action_id", "")),
+                         action.get("value", ""), at,
+                         event_id=f"action:{ref.user_id}:{stamp}" if stamp else "")
 
 
 def view_event(body: dict, ref: ConversationRef, at: datetime) -> ActionInvoked:

@@ -108,8 +108,8 @@ class SlackChat:
         event = body["event"]
         user = event["user"]
         ref = await self._ref(user, inbound.team_of(body), event.get("channel", ""))
-        status = TextReceived(ref, "status", self.clock.now(),
-                              event_id=f"event:{body.get('event_id', '')}" if body.get("event_id") else "")
+        event_id = f"event:{body['event_id']}" if body.get("event_id") else ""
+        status = TextReceived(ref, "status", self.clock.now(), event_id=event_id)
         reply = await self._handle(status)
         if not reply.messages:
             return
@@ -128,7 +128,8 @@ class SlackChat:
         ephemeral = bool(container.get("is_ephemeral"))
         channel = (body.get("channel") or {}).get("id") or container.get("channel_id", "")
         in_message = container.get("type") == "message"
-        ref = await self._ref(user, inbound.team_of(body), channel if in_message and not ephemeral else "")
+        dm = channel if in_message and not ephemeral else ""
+        ref = await self._ref(user, inbound.team_of(body), dm)
         reply = await self._handle(inbound.action_event(body, ref, self.clock.now()))
         if not reply.messages:
             return  # a retry of a press already handled
@@ -260,11 +261,11 @@ class SlackChat:
         extra: list[dict] = []
         if message.attachment is not None:
             try:
-                await self.messenger.upload(await self.messenger.dm_channel(user), message.attachment)
+                dm = await self.messenger.dm_channel(user)
+                await self.messenger.upload(dm, message.attachment)
                 hint = self.texts.render(await self._language(person_id), "slack/file_in_dm",
                                          name=message.attachment[0])
-                extra = [{"type": "context",
-                          "elements": [{"type": "mrkdwn", "text": render.mrkdwn(hint)}]}]
+                extra = [render.context(hint)]
             except Exception as error:
                 log.warning("file upload to a Slack DM failed: %s", failure(error).reason)
         payload = {"response_type": "ephemeral", "replace_original": False,
@@ -284,4 +285,5 @@ class SlackChat:
 
 
 def _first_input(view: dict) -> str:
-    return next((b.get("block_id", "") for b in view.get("blocks") or [] if b.get("type") == "input"), "")
+    inputs = [b.get("block_id", "") for b in view.get("blocks") or [] if b.get("type") == "input"]
+    return inputs[0] if inputs else ""

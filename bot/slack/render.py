@@ -33,12 +33,18 @@ def escape_user(text: str) -> str:
 
 
 def mrkdwn(text: str) -> str:
-    return "".join(escape_user(chunk) if is_user else escape(chunk) for is_user, chunk in spans(text))
+    return "".join(escape_user(chunk) if is_user else escape(chunk)
+                   for is_user, chunk in spans(text))
 
 
 def plain(text: str) -> str:
     """For `plain_text` objects (labels, titles), which Slack never parses."""
     return "".join(chunk for _, chunk in spans(text))
+
+
+def _mrkdwn_object(text: str) -> dict:
+    """`verbatim`: Slack must not turn anything into a link or a mention on its own."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
 def _plain_text(text: str, limit: int) -> dict:
@@ -68,7 +74,7 @@ def _split(text: str, limit: int = SECTION_LIMIT) -> list[str]:
 
 
 def text_blocks(text: str) -> list[dict]:
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": piece}}
+    return [{"type": "section", "text": _mrkdwn_object(piece)}
             for piece in _split(mrkdwn(text)) if piece.strip()]
 
 
@@ -80,7 +86,7 @@ def fallback(message: Message) -> str:
 
 def blocks(message: Message) -> list[dict]:
     result = text_blocks(message.text)
-    facts = [{"type": "mrkdwn", "text": f"*{mrkdwn(label)}*\n{mrkdwn(value)}"[:2000]}
+    facts = [_mrkdwn_object(f"*{mrkdwn(label)}*\n{mrkdwn(value)}"[:2000])
              for label, value in message.facts]
     for start in range(0, len(facts), 10):
         result.append({"type": "section", "fields": facts[start:start + 10]})
@@ -117,12 +123,12 @@ def button_blocks(buttons: tuple[Button, ...]) -> list[dict]:
 def answered(original: list[dict], block_id: str, line: str) -> list[dict]:
     """The message's blocks with the pressed group of buttons replaced by a context line."""
     context = {"type": "context", "block_id": f"done:{block_id}"[:255],
-               "elements": [{"type": "mrkdwn", "text": mrkdwn(line)}]}
+               "elements": [_mrkdwn_object(mrkdwn(line))]}
     return [context if block.get("block_id") == block_id else block for block in original]
 
 
 def modal(form: Form, intro: str, metadata: dict) -> dict:
-    view_blocks = [{"type": "context", "elements": [{"type": "mrkdwn", "text": piece}]}
+    view_blocks = [{"type": "context", "elements": [_mrkdwn_object(piece)]}
                    for piece in _split(mrkdwn(intro), 2000)] if intro.strip() else []
     view_blocks += [_input(field) for field in form.fields]
     return {
@@ -150,7 +156,8 @@ def _input(field: FormField) -> dict:
         if field.initial:
             element["initial_value"] = field.initial
     elif field.kind == "choice" and field.choices:
-        options = [{"text": _plain_text(label, 75), "value": value} for value, label in field.choices]
+        options = [{"text": _plain_text(label, 75), "value": value}
+                   for value, label in field.choices]
         element.update(type="static_select", options=options[:100])
         initial = next((o for o in options if o["value"] == field.initial), None)
         if initial is not None:
@@ -163,6 +170,11 @@ def _input(field: FormField) -> dict:
             "optional": not field.required, "element": element}
 
 
+def context(text: str) -> dict:
+    """A small grey line under a message (hints, "✓ You chose: 4")."""
+    return {"type": "context", "elements": [_mrkdwn_object(mrkdwn(text))]}
+
+
 def home(messages: list[Message], hint: str) -> dict:
     """The App Home tab: the status reply's text, then a hint how to talk to the bot."""
     view_blocks: list[dict] = []
@@ -170,5 +182,5 @@ def home(messages: list[Message], hint: str) -> dict:
         if view_blocks:
             view_blocks.append({"type": "divider"})
         view_blocks.extend(blocks(Message(message.text, facts=message.facts)))
-    view_blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn(hint)}]})
+    view_blocks.append(context(hint))
     return {"type": "home", "blocks": view_blocks[:100]}

@@ -151,7 +151,8 @@ async def test_log_modal_from_a_droop_prompt(sqlite_database, clock):
         assert opened.params["trigger_id"]
         view = opened.params["view"]
         assert view["callback_id"] == "log_submit"
-        kinds = {b["block_id"]: b["element"]["type"] for b in view["blocks"] if b["type"] == "input"}
+        kinds = {b["block_id"]: b["element"]["type"]
+                 for b in view["blocks"] if b["type"] == "input"}
         assert kinds == {"date": "datepicker", "time": "timepicker", "minutes": "number_input",
                          "note": "plain_text_input"}
         assert slack.fake.to("chat.update") == []  # the button opens a form; it stays usable

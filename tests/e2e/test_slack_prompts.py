@@ -65,7 +65,8 @@ async def test_a_prompt_cycle_through_the_outbox_into_dms_with_buttons(database,
         view = slack.fake.to("views.open")[-1].params["view"]
         await slack.submit(GRACE, view, {"date": "2026-09-08", "time": "09:00"})
         await slack.settle()
-        assert "Booked: Tuesday 8 September, 09:00" in text_of(slack.fake.posts_in(dm_of(GRACE))[-1])
+        booked = slack.fake.posts_in(dm_of(GRACE))[-1]
+        assert "Booked: Tuesday 8 September, 09:00" in text_of(booked)
         await slack.services.pump()
         assert "Grace Okafor booked your next mentoring meeting" in \
             text_of(slack.fake.posts_in(dm_of(JONAS))[-1])

@@ -57,7 +57,8 @@ async def test_bad_missing_or_stale_signatures_are_refused_before_any_work(datab
         # The same request, properly signed, is served; so is Slack's check of the Request URL.
         status, _, _ = await slack.send(body, form)
         assert status == 200
-        check = '{"token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV", "type": "url_verification"}'
+        check = ('{"token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV", '
+                 '"type": "url_verification"}')
         status, text, _ = await slack.send(check, "application/json")
         assert status == 200 and "3eZbrw1aBm2rZgRNFdxV" in text
 
@@ -161,8 +162,9 @@ async def test_a_slash_command_in_a_channel_never_posts_in_the_channel(sqlite_da
         [reply] = slack.fake.responses(key)
         assert reply["response_type"] == "ephemeral"
         # Its "Schedule next" button answers ephemerally too, then opens the modal.
-        status, press_key = await slack.press(JONAS, reply, "Schedule next", channel="C0GENERAL",
-                                              ephemeral=True)
+        status, _ = await slack.press(JONAS, reply, "Schedule next", channel="C0GENERAL",
+                                      ephemeral=True)
+        assert status == 200
         await slack.settle()
         assert slack.fake.to("views.open")
         posted = {c.params["channel"] for c in slack.fake.to("chat.postMessage")}
@@ -174,7 +176,8 @@ def test_configuration_and_banner_lines():
     assert slack_app.configured({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
     line = slack_app.not_configured_line({})
     assert "Slack: off" in line and "SLACK_BOT_TOKEN" in line and "SLACK_SIGNING_SECRET" in line
-    assert slack_app.api_url({"SLACK_API_URL": "http://127.0.0.1:1/api"}) == "http://127.0.0.1:1/api/"
+    local = "http://127.0.0.1:1/api"
+    assert slack_app.api_url({"SLACK_API_URL": local}) == local + "/"
     assert slack_app.api_url({}) == "https://slack.com/api/"
 
 
