@@ -177,7 +177,8 @@ def cmd_migrate(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for noisy in ("alembic", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(prog="app.py", description="Mentoring companion bot")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("run", "serve"):
