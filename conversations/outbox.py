@@ -15,7 +15,7 @@ from typing import Protocol
 from conversations.catalog import CAPPED, KINDS
 from conversations.clock import Clock
 from conversations.compose import DIALOG_KINDS, Context, Skip, compose, payload_of
-from conversations.messages import Button, Message, SentRef
+from conversations.messages import Button, ConversationRef, Message, SentRef
 from conversations.programme import Settings
 from conversations.texts import Texts
 from conversations.working_hours import next_working_moment
@@ -29,13 +29,8 @@ MERGE_SEPARATOR = "\n\n· · ·\n\n"
 MAX_BUTTONS = 6
 
 
-@dataclass(frozen=True)
-class Address:
-    platform: str
-    user_id: str
-    tenant_id: str = ""
-    conversation_id: str = ""
-    service_url: str = ""
+# Where a message can reach a person: a stored conversation reference, one per platform.
+Address = ConversationRef
 
 
 @dataclass(frozen=True)
@@ -152,7 +147,8 @@ class Dispatcher:
         if not composed:
             return None
         recipient = Recipient(person.id, person.email, person.name, tuple(
-            Address(i.platform, i.user_id, i.tenant_id, i.conversation_id, i.service_url)
+            Address(i.platform, i.user_id, tenant_id=i.tenant_id,
+                    conversation_id=i.conversation_id, service_url=i.service_url)
             for i in identities_of(session, person.id)))
         return Batch(recipient, merge([m for _, m in composed]),
                      [(row.id, m.text) for row, m in composed])

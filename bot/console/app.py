@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 

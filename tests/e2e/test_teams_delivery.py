@@ -3,39 +3,15 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import pytest
 from sqlmodel import select
 
 from bot.teams.connector import Pacer
 from storage.tables import Delivery, Person
-from tests.fake_teams_connector import refuse_internet, serve_bot
+from tests.fake_teams_connector import serve_bot
 from tests.helpers import import_programme
 
 JONAS, GRACE = "jonas.berg@example.org", "grace.okafor@example.org"
 GRACE_AT_WORK = datetime(2026, 9, 1, 14, 30, tzinfo=timezone.utc)  # 09:30 in Chicago
-
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    attempts = refuse_internet(monkeypatch)
-    yield
-    assert attempts == []
-
-
-@pytest.fixture
-async def bot(sqlite_database, clock):
-    running = await serve_bot(sqlite_database, clock)
-    import_programme(running.services.db, now=clock.now())
-    yield running
-    await running.close()
-
-
-@pytest.fixture
-async def bot_on_both(database, clock):
-    running = await serve_bot(database, clock)
-    import_programme(running.services.db, now=clock.now())
-    yield running
-    await running.close()
 
 
 def deliveries(db, email: str, kind: str) -> list[Delivery]:

@@ -7,7 +7,6 @@ from sqlmodel import select
 
 from app import build
 from conversations.clock import FakeClock
-from storage import outbox
 from storage.db import Database
 from storage.tables import Delivery
 from tests.fakes import RecordingMessenger

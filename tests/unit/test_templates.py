@@ -1,5 +1,4 @@
 """Every message exists in every language and renders; user text is marked for escaping."""
-from pathlib import Path
 
 from conversations.texts import LANGUAGES, PROMPTS, Texts, spans
 

@@ -1,0 +1,30 @@
+"""End-to-end fixtures: nothing may leave this machine; the Teams bot served on 127.0.0.1."""
+from __future__ import annotations
+
+import pytest
+
+from tests.fake_teams_connector import refuse_internet, serve_bot
+from tests.helpers import import_programme
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    attempts = refuse_internet(monkeypatch)
+    yield
+    assert attempts == []
+
+
+@pytest.fixture
+async def bot(sqlite_database, clock):
+    running = await serve_bot(sqlite_database, clock)
+    import_programme(running.services.db, now=clock.now())
+    yield running
+    await running.close()
+
+
+@pytest.fixture
+async def bot_on_both(database, clock):
+    running = await serve_bot(database, clock)
+    import_programme(running.services.db, now=clock.now())
+    yield running
+    await running.close()
