@@ -40,6 +40,7 @@ class Context:
     now: datetime
     texts: Texts
     payload: dict
+    asked: bool = False  # composing opened a question (one open question per person at a time)
 
     @property
     def lang(self) -> str:
@@ -82,6 +83,7 @@ def compose(ctx: Context) -> Message:
             if question is None and kind == "evaluation":
                 raise Skip("evaluation already finished")
             if question is not None:
+                ctx.asked = True
                 return Message(question.text, buttons=question.buttons + buttons,
                                ephemeral=False)
     return Message(text, buttons=buttons, ephemeral=False)

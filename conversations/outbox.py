@@ -141,8 +141,7 @@ class Dispatcher:
                                   permanent=True)
                 result.failed += 1
                 continue
-            dialog_started = dialog_started or (row.kind in DIALOG_KINDS and bool(message.buttons)
-                                                or row.kind in ("reflection", "evaluation"))
+            dialog_started = dialog_started or ctx.asked
             composed.append((row, message))
         if not composed:
             return None
