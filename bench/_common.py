@@ -125,3 +125,68 @@ def import_roster(db, path: Path, now) -> None:
 
 def verdict(ok: bool, missed_by: str) -> str:
     return "meets" if ok else f"MISSES by {missed_by}"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process (all its threads) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all cores added up."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(values[:8]) - idle) / tick, sum(values[:8]) / tick
+
+
+def all_processes() -> dict[int, tuple[str, float]]:
+    """pid → (command name, CPU seconds so far) for every process that can be read."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            head, tail = (entry / "stat").read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        fields = tail.split()
+        found[int(entry.name)] = (head.split("(", 1)[1],
+                                  (int(fields[11]) + int(fields[12])) / tick)
+    return found
+
+
+class CpuWatch:
+    """CPU used between start() and stop(): by the named processes, by PostgreSQL's, by all
+    others, and by the whole machine (a share of one core; the machine's as a share of all)."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+
+    def start(self) -> None:
+        self._t0 = time.monotonic()
+        self._before = all_processes()
+        self._busy = machine_busy()
+
+    def stop(self) -> None:
+        wall = time.monotonic() - self._t0
+        after = all_processes()
+        used = {pid: (name, cpu - self._before.get(pid, (name, 0.0))[1])
+                for pid, (name, cpu) in after.items()}
+        self.process_share = [used.get(pid, ("", 0.0))[1] / wall for pid in self.pids]
+        self.postgres_share = sum(cpu for pid, (name, cpu) in used.items()
+                                  if name == "postgres" and pid not in self.pids) / wall
+        self.other_share = sum(cpu for pid, (name, cpu) in used.items()
+                               if name != "postgres" and pid not in self.pids) / wall
+        busy, total = machine_busy()
+        self.machine_share = (busy - self._busy[0]) / max(total - self._busy[1], 1e-9)
+
+    def line(self, names: list[str]) -> str:
+        parts = [f"{name} {share:.0%}" for name, share in zip(names, self.process_share)]
+        if self.postgres_share >= 0.005:
+            parts.append(f"PostgreSQL {self.postgres_share:.0%}")
+        parts.append(f"other processes {self.other_share:.0%}")
+        return (", ".join(parts) + f" of one core; whole machine {self.machine_share:.0%} busy "
+                f"({os.cpu_count()} cores)")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from conversations import grammar
 from conversations.clock import Clock
@@ -93,7 +93,9 @@ class Engine:
             action = ACTIONS.get(event.action_id)
             if action is None:
                 raise Refusal("errors/stale_button")
-            action(turn, event)
+            # Form fields are typed text too: no NUL (PostgreSQL refuses it), no lone surrogate.
+            action(turn, replace(event, value=grammar.clean(event.value),
+                                 values={k: grammar.clean(v) for k, v in event.values.items()}))
             return
         assert isinstance(event, TextReceived)
         if len(event.text) > grammar.MAX_TEXT + 200:

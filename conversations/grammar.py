@@ -53,6 +53,15 @@ def parse(text: str) -> Command:
     return Command(verb, args, said, partner, full_args)
 
 
+def small_number(text: str) -> int | None:
+    """A button's or form's number: ASCII digits only, at most nine (fits every INTEGER column).
+
+    `str.isdigit()` is true for "²" and for 5,000 nines, and `int()` raises on both.
+    """
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
 def nearest(word: str, cutoff: float = 0.5) -> str | None:
     options = difflib.get_close_matches(word.lower(), [*VERBS, *ALIASES], n=1, cutoff=cutoff)
     return ALIASES.get(options[0], options[0]) if options else None

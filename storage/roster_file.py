@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, available_timezones
 HEADER = ["email", "name", "role", "pair", "timezone", "language"]
 ROLES = ("mentor", "mentee", "manager")
 LANGUAGES = ("en", "da")
-EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+EMAIL = re.compile(r"^[^@\s<>,;\x00-\x1f\x7f]+@[^@\s<>,;\x00-\x1f\x7f]+\.[^@\s<>,;\x00-\x1f\x7f]+$")
 MAX_MENTEES_PER_MENTOR = 5
 MAX_NAME = 200
 
@@ -147,19 +147,23 @@ def _read_roster(path: Path, programme: ProgrammeFile) -> None:
         problems.append(Problem(1, "header_invalid", ",".join(HEADER)))
         return
     seen: dict[tuple[str, str], int] = {}
-    for cells in reader:
-        line = reader.line_num
-        if not any(c.strip() for c in cells):
-            continue
-        row = _check_row(line, cells, problems)
-        if row is None:
-            continue
-        key = (row.email, row.pair)
-        if key in seen:
-            problems.append(Problem(line, "duplicate_row", f"{row.email} {seen[key]}"))
-            continue
-        seen[key] = line
-        programme.rows.append(row)
+    try:
+        for cells in reader:
+            line = reader.line_num
+            if not any(c.strip() for c in cells):
+                continue
+            row = _check_row(line, cells, problems)
+            if row is None:
+                continue
+            key = (row.email, row.pair)
+            if key in seen:
+                problems.append(Problem(line, "duplicate_row", f"{row.email} {seen[key]}"))
+                continue
+            seen[key] = line
+            programme.rows.append(row)
+    except csv.Error:  # e.g. a field longer than the csv module's limit (128 KiB)
+        problems.append(Problem(reader.line_num, "csv_invalid"))
+        return
     _check_groups(programme)
 
 
@@ -178,7 +182,7 @@ def _check_row(line: int, cells: list[str], problems: list[Problem]) -> RosterRo
         problems.append(Problem(line, "role_invalid", role[:40]))
     if role in ("mentor", "mentee") and not pair:
         problems.append(Problem(line, "pair_missing"))
-    if len(pair) > 80:
+    if len(pair) > 80 or any(ord(c) < 32 for c in pair):  # PostgreSQL refuses NUL
         problems.append(Problem(line, "pair_invalid"))
     if not valid_timezone(zone):
         problems.append(Problem(line, "timezone_invalid", zone[:60]))

@@ -3,7 +3,8 @@
 It answers the methods the bot uses (auth.test, users.info, users.lookupByEmail,
 conversations.open, chat.*, views.*, the three file-upload steps) and the `response_url`
 POSTs of slash commands and buttons. Tests can make chosen calls answer 429 with Retry-After,
-500, or `{"ok": false, "error": ...}`, or make them slow.
+500, or `{"ok": false, "error": ...}`, or make them slow; `chaos()` troubles a random share of
+calls (429, 500, timeouts, dropped connections), off unless a test turns it on.
 
 `workspace()` is Slack's other side: the bot's real aiohttp app on port 0 and signed requests
 to it (slash commands, DMs, button presses, modal submits, the Home tab), built as Slack does.
@@ -16,9 +17,11 @@ import hashlib
 import hmac
 import itertools
 import json
+import random
 import time
 import urllib.parse
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -54,6 +57,44 @@ class Call:
     at: float  # time.monotonic() when the call arrived
     status: int = 200
     result: dict = field(default_factory=dict)  # what the fake answered
+    chaos: str = ""  # the trouble chaos() gave this call, if any (see Chaos)
+
+
+CHAOS_KINDS = ("429", "500", "timeout", "drop")
+
+
+@dataclass
+class Chaos:
+    """Trouble on a random share of calls, as a platform has it on a bad day.
+
+    429 (with Retry-After) and 500 take no effect. A timeout answers only after `hang` seconds
+    (set it past the client's timeout), a drop closes the connection without an answer; each
+    comes in two flavours: "-before" (nothing happened) and "-after" (the call took effect,
+    e.g. the message was posted, but its answer never reached the caller).
+    """
+
+    share: float
+    seed: int = 0
+    kinds: tuple[str, ...] = CHAOS_KINDS
+    methods: tuple[str, ...] = ()  # empty: every method
+    hang: float = 1.0
+    retry_after: int = 1
+    injected: Counter = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+
+    def pick(self, method: str) -> str:
+        """'' (no trouble) or one of 429, 500, timeout-before/after, drop-before/after."""
+        if self.methods and method not in self.methods:
+            return ""
+        if self._random.random() >= self.share:
+            return ""
+        kind = self._random.choice(self.kinds)
+        if kind in ("timeout", "drop"):
+            kind += self._random.choice(("-before", "-after"))
+        self.injected[kind] += 1
+        return kind
 
 
 @dataclass
@@ -71,6 +112,7 @@ class FakeSlack:
         self.users = dict(users or USERS)
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
+        self.chaos: Chaos | None = None
         self.delays: dict[str, float] = {}
         self.uploads: dict[str, bytes] = {}
         self._ts = itertools.count(1)
@@ -109,6 +151,11 @@ class FakeSlack:
 
     def slow(self, method: str, seconds: float) -> None:
         self.delays[method] = seconds
+
+    def make_chaos(self, share: float, **options) -> Chaos:
+        """Trouble `share` of the calls from now on (see Chaos); `self.chaos = None` stops it."""
+        self.chaos = Chaos(share, **options)
+        return self.chaos
 
     # -- what tests read --------------------------------------------------------------------------
 
@@ -170,6 +217,32 @@ class FakeSlack:
                 return web.Response(status=fault.status, text="upstream trouble")
             call.status = 400  # ok: false
             return web.json_response({"ok": False, "error": fault.error})
+        trouble = self.chaos.pick(method) if self.chaos is not None else ""
+        if trouble:
+            call.chaos = trouble
+            if trouble == "429":
+                call.status = 429
+                return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                         headers={"Retry-After": str(self.chaos.retry_after)})
+            if trouble == "500":
+                call.status = 500
+                return web.Response(status=500, text="upstream trouble")
+            if trouble.endswith("-before"):
+                call.status = 0  # no answer, no effect
+                return await self._no_answer(request, trouble)
+        response = self._answer(method, params, call)
+        if trouble.endswith("-after"):  # it happened, but the caller never hears so
+            return await self._no_answer(request, trouble)
+        return response
+
+    async def _no_answer(self, request: web.Request, trouble: str) -> web.Response:
+        if trouble.startswith("timeout"):
+            await asyncio.sleep(self.chaos.hang if self.chaos is not None else 1.0)
+        else:
+            request.transport.abort()
+        return web.Response(status=504, text="too late")
+
+    def _answer(self, method: str, params: dict, call: Call) -> web.Response:
         if not params["_auth"].startswith("Bearer xoxb-"):
             call.status = 400
             return web.json_response({"ok": False, "error": "not_authed"})

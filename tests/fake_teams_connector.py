@@ -1,10 +1,12 @@
 """A hand-written fake of the Bot Framework connector service (Teams' `serviceUrl`), for tests.
 
 It records every activity the bot posts or updates, answers roster look-ups from a table made
-from examples/roster.csv, and can be told to answer the next calls with an error.
+from examples/roster.csv, and can be told to answer the next calls with an error, or (with
+`make_chaos`) to trouble a random share of activity calls: 429, 500, timeouts and drops.
 """
 from __future__ import annotations
 
+import asyncio
 import csv
 import itertools
 import socket
@@ -19,6 +21,7 @@ from aiohttp.test_utils import TestServer
 from app import build
 from bot.routing import RoutingMessenger
 from bot.web import make_app
+from tests.fake_slack_api import Chaos
 
 ROSTER = Path(__file__).resolve().parent.parent / "examples" / "roster.csv"
 BOT_ID = "28:mentor-bot"
@@ -66,6 +69,7 @@ class Call:
     authorization: str
     status: int
     id: str = ""  # the id the connector gave the activity
+    chaos: str = ""  # the trouble make_chaos() gave this call, if any (see Chaos)
 
     @property
     def text(self) -> str:
@@ -102,6 +106,7 @@ class FakeConnector:
         self.calls: list[Call] = []  # every activity call, failed ones included
         self.lookups: list[str] = []
         self._failures: list[Failure] = []
+        self.chaos: Chaos | None = None
         self._ids = itertools.count(1)
         self.server: TestServer | None = None
 
@@ -128,6 +133,13 @@ class FakeConnector:
         headers = {"Retry-After": retry_after} if retry_after else {}
         self._failures.extend(Failure(status, headers, code) for _ in range(times))
 
+    def make_chaos(self, share: float, **options) -> Chaos:
+        """Trouble `share` of the activity calls from now on; `self.chaos = None` stops it.
+
+        A troubled call that took effect ("-after") is recorded as delivered, with its id."""
+        self.chaos = Chaos(share, **options)
+        return self.chaos
+
     # What the bot sent ------------------------------------------------------------------------
     def delivered(self, conversation_id: str | None = None) -> list[Call]:
         """Messages that arrived (posted with success), oldest first."""
@@ -151,17 +163,34 @@ class FakeConnector:
     async def _record(self, request: web.Request, method: str) -> web.Response:
         body = await request.json()
         failure = self._failures.pop(0) if self._failures else None
+        trouble = self.chaos.pick(method) if self.chaos is not None and failure is None else ""
+        if trouble in ("429", "500"):
+            failure = Failure(int(trouble), {"Retry-After": str(self.chaos.retry_after)}
+                              if trouble == "429" else {})
         call = Call(method, request.match_info["conversation"],
                     request.match_info.get("activity", ""), body,
                     request.headers.get("Authorization", ""),
-                    failure.status if failure else 201 if method == "POST" else 200)
+                    failure.status if failure else 201 if method == "POST" else 200,
+                    chaos=trouble)
         self.calls.append(call)
         if failure is not None:
             return web.json_response({"error": {"code": failure.code or "Throttled",
                                                 "message": "fake failure"}},
                                      status=failure.status, headers=failure.headers)
+        if trouble.endswith("-before"):
+            call.status = 0  # no answer, no effect
+            return await self._no_answer(request, trouble)
         call.id = call.activity_id if method == "PUT" else f"1:{next(self._ids)}"
+        if trouble.endswith("-after"):  # delivered, but the bot never hears so
+            return await self._no_answer(request, trouble)
         return web.json_response({"id": call.id}, status=call.status)
+
+    async def _no_answer(self, request: web.Request, trouble: str) -> web.Response:
+        if trouble.startswith("timeout"):
+            await asyncio.sleep(self.chaos.hang if self.chaos is not None else 1.0)
+        else:
+            request.transport.abort()
+        return web.Response(status=504, text="too late")
 
     async def _member(self, request: web.Request) -> web.Response:
         wanted = request.match_info["member"]

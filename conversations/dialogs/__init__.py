@@ -6,13 +6,14 @@ reflections, pulses, the kick-off baseline and the evaluation.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from conversations.dialogs.forms import (Question, baseline_questions, evaluation_questions,
-                                         kind_of, pulse_questions, reflection_questions,
-                                         split_goals)
+from conversations.dialogs.forms import (REFLECTION_BANK, Question, baseline_questions,
+                                         evaluation_questions, kind_of, pulse_questions,
+                                         reflection_questions, split_goals)
 from conversations import grammar
 from conversations.grammar import MAX_TEXT, Command
 from conversations.messages import ActionInvoked, Button, Message
@@ -139,6 +140,20 @@ def asker_for(turn: Turn, pair_id: int) -> Asker:
     return Asker(turn.session, turn.person.id, pair_id, role, turn.now, turn.text)
 
 
+_FORM = re.compile(r"baseline|evaluation|pulse:\d{1,4}|reflection:[mr]\d{1,12}:(?P<key>\w+)",
+                   re.ASCII)
+
+
+def known_form(role: str, form: str) -> bool:
+    """Whether `form` names a questionnaire the bot asks this role (a button's value is
+    whatever the platform sends back, so it is checked like typed text)."""
+    match = _FORM.fullmatch(form)
+    if match is None:
+        return False
+    key = match.group("key")
+    return key is None or key in REFLECTION_BANK["mentor" if role == "mentor" else "mentee"]
+
+
 def answer_in_dialog(turn: Turn, command: Command) -> bool:
     """Free text (no verb) while a question is open answers that question."""
     state = answers.dialog_of(turn.session, turn.person.id)
@@ -163,6 +178,8 @@ def answer_button(turn: Turn, event: ActionInvoked) -> None:
     pair_id = state.pair_id if state and state.form == form else None
     if pair_id is None:
         pair_id = turn.pair_role().pair.id
+    if not known_form(asker_for(turn, pair_id).role, form):
+        raise Refusal("errors/stale_button")
     given = answers.answers_for(turn.session, turn.person.id, pair_id, form)
     if key in given and given[key].rating is not None:
         raise Refusal("dialogs/already_answered")

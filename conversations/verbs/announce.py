@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from conversations import announcement_text
 from conversations.catalog import KINDS
-from conversations.grammar import Command
+from conversations.grammar import Command, small_number
 from conversations.messages import ActionInvoked, Button
 from conversations.turn import Refusal, Turn
 from conversations.when import split_when
@@ -67,7 +67,7 @@ def parse_audience(turn: Turn, role: Role, text: str) -> tuple[str, str]:
         if len(words) < 2:
             raise Refusal("announce/audience_unknown", said=words[0][:30])
         arg = words[1].lower().rstrip("w")
-        if kind == "quiet" and not (arg.isdigit() and 1 <= int(arg) <= 52):
+        if kind == "quiet" and not 1 <= (small_number(arg) or 0) <= 52:
             raise Refusal("announce/quiet_weeks")
         if kind == "pair" and not announcements.pair_exists(turn.session, role.programme.id, words[1]):
             raise Refusal("announce/pair_unknown", key=words[1][:40])
@@ -155,7 +155,8 @@ def status(turn: Turn, role: Role) -> None:
 
 def button(turn: Turn, event: ActionInvoked) -> None:
     role = manager_role(turn)
-    saved = announcements.get(turn.session, int(event.value)) if event.value.isdigit() else None
+    number = small_number(event.value)
+    saved = announcements.get(turn.session, number) if number is not None else None
     if saved is None or saved.author_id != turn.person.id or saved.status != "draft":
         raise Refusal("announce/no_draft")
     if event.action_id == SEND:
@@ -165,7 +166,7 @@ def button(turn: Turn, event: ActionInvoked) -> None:
 
 
 def rsvp(turn: Turn, event: ActionInvoked) -> None:
-    match = re.fullmatch(r"(\d+):(yes|no)", event.value)
+    match = re.fullmatch(r"(\d{1,9}):(yes|no)", event.value, re.ASCII)
     saved = announcements.get(turn.session, int(match.group(1))) if match else None
     if saved is None or not any(r.programme.id == saved.programme_id for r in turn.roles):
         raise Refusal("errors/stale_button")

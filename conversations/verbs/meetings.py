@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from conversations.durations import split_duration
-from conversations.grammar import Command, MAX_TEXT
+from conversations.grammar import Command, MAX_TEXT, small_number
 from conversations.ics import invite
 from conversations.messages import ActionInvoked, Button, Form, FormField, Message
 from conversations.programme import end_moment, meetings_agreed_by, start_moment
@@ -115,9 +115,9 @@ def submit_log_form(turn: Turn, event: ActionInvoked) -> None:
     role = turn.pair_role()
     when = _form_moment(turn, event.values)
     minutes = event.values.get("minutes", "").strip()
-    if not minutes.isdigit():
+    if small_number(minutes) is None:
         raise Refusal("errors/duration_range", minutes=minutes[:10] or 0)
-    record(turn, role, when, int(minutes), event.values.get("note", ""))
+    record(turn, role, when, small_number(minutes), event.values.get("note", ""))
 
 
 def open_next_form(turn: Turn, event: ActionInvoked) -> None:
@@ -152,8 +152,9 @@ def _first_words(text: str) -> str:
 def did_meet(turn: Turn, event: ActionInvoked) -> None:
     """The one-tap answers to "did you meet?": yes logs it, moved asks for the new time."""
     answer, _, raw_id = event.value.partition(":")
-    role = turn.pair_role() if not raw_id.isdigit() else _role_for_appointment(turn, int(raw_id))
-    appointment = meetings.appointment(turn.session, int(raw_id)) if raw_id.isdigit() else None
+    number = small_number(raw_id)
+    role = turn.pair_role() if number is None else _role_for_appointment(turn, number)
+    appointment = meetings.appointment(turn.session, number) if number is not None else None
     if appointment is None or appointment.pair_id != role.pair.id:
         raise Refusal("errors/stale_button")
     if appointment.status != "scheduled":

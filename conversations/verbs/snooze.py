@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from conversations.grammar import Command
+from conversations.grammar import Command, small_number
 from conversations.messages import ActionInvoked
 from conversations.turn import Refusal, Turn
 
@@ -49,7 +49,8 @@ def resume(turn: Turn, command: Command) -> None:
 
 
 def snooze_button(turn: Turn, event: ActionInvoked) -> None:
-    days = int(event.value) if event.value.isdigit() else 7
+    days = small_number(event.value)
+    days = 7 if days is None else days
     snooze(turn, Command("snooze", f"{min(days, 56)} days", "snooze"))
 
 
