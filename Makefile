@@ -16,7 +16,13 @@ run: $(STAMP)
 	$(PY) app.py run
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not faults"
+
+# The fault suite (tests/faults): fuzzing with many examples, platform chaos, killed processes,
+# a database outage. Prints its table at the end and writes it to out/faults.txt.
+FAULTS_EXAMPLES ?= 2000
+faults: $(STAMP)
+	FAULTS_EXAMPLES=$(FAULTS_EXAMPLES) $(PY) -m pytest -q -m faults tests/faults
 
 simulate: $(STAMP)
 	$(PY) app.py simulate

@@ -141,52 +141,30 @@ def machine_busy() -> tuple[float, float]:
     return (sum(values[:8]) - idle) / tick, sum(values[:8]) / tick
 
 
-def all_processes() -> dict[int, tuple[str, float]]:
-    """pid → (command name, CPU seconds so far) for every process that can be read."""
-    tick = os.sysconf("SC_CLK_TCK")
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            head, tail = (entry / "stat").read_text().rsplit(")", 1)
-        except OSError:
-            continue
-        fields = tail.split()
-        found[int(entry.name)] = (head.split("(", 1)[1],
-                                  (int(fields[11]) + int(fields[12])) / tick)
-    return found
-
-
 class CpuWatch:
-    """CPU used between start() and stop(): by the named processes, by PostgreSQL's, by all
-    others, and by the whole machine (a share of one core; the machine's as a share of all)."""
+    """CPU used between start() and stop() by some processes (a share of one core), and by the
+    whole machine (a share of all its cores); what the named processes did not use went to
+    everything else: PostgreSQL, the kernel, other people's work on the machine."""
 
     def __init__(self, pids: list[int]) -> None:
         self.pids = pids
 
     def start(self) -> None:
         self._t0 = time.monotonic()
-        self._before = all_processes()
+        self._own = [cpu_seconds(pid) for pid in self.pids]
         self._busy = machine_busy()
 
     def stop(self) -> None:
         wall = time.monotonic() - self._t0
-        after = all_processes()
-        used = {pid: (name, cpu - self._before.get(pid, (name, 0.0))[1])
-                for pid, (name, cpu) in after.items()}
-        self.process_share = [used.get(pid, ("", 0.0))[1] / wall for pid in self.pids]
-        self.postgres_share = sum(cpu for pid, (name, cpu) in used.items()
-                                  if name == "postgres" and pid not in self.pids) / wall
-        self.other_share = sum(cpu for pid, (name, cpu) in used.items()
-                               if name != "postgres" and pid not in self.pids) / wall
+        self.process_share = [(cpu_seconds(pid) - before) / wall
+                              for pid, before in zip(self.pids, self._own)]
         busy, total = machine_busy()
         self.machine_share = (busy - self._busy[0]) / max(total - self._busy[1], 1e-9)
+        self.rest_share = max(0.0, self.machine_share * (os.cpu_count() or 1)
+                              - sum(self.process_share))
 
     def line(self, names: list[str]) -> str:
         parts = [f"{name} {share:.0%}" for name, share in zip(names, self.process_share)]
-        if self.postgres_share >= 0.005:
-            parts.append(f"PostgreSQL {self.postgres_share:.0%}")
-        parts.append(f"other processes {self.other_share:.0%}")
-        return (", ".join(parts) + f" of one core; whole machine {self.machine_share:.0%} busy "
-                f"({os.cpu_count()} cores)")
+        return (", ".join(parts) + f", everything else (database, other processes) "
+                f"{self.rest_share:.0%} of one core; whole machine {self.machine_share:.0%} "
+                f"busy ({os.cpu_count()} cores)")

@@ -48,9 +48,16 @@ class Engine:
             return Reply([Message(self.texts.render("en", "errors/internal"))])
 
     def is_known(self, platform: str, user_id: str) -> bool:
-        """Whether this platform identity is already matched to a person (no lookup needed)."""
-        with self.db.unit() as session:
-            return person_by_identity(session, platform, user_id) is not None
+        """Whether this platform identity is already matched to a person (no lookup needed).
+
+        With the database away, "not known": the adapter looks the email up and `handle`
+        answers "try again in a moment", instead of the adapter failing (a 500, or no reply)."""
+        try:
+            with self.db.unit() as session:
+                return person_by_identity(session, platform, user_id) is not None
+        except Unavailable:
+            log.warning("database unavailable while matching a %s user", platform)
+            return False
 
     def _handle(self, event: InboundEvent) -> Reply:
         now = self.clock.now()

@@ -20,13 +20,16 @@ from conversations.programme import Settings
 from conversations.texts import Texts
 from conversations.working_hours import next_working_moment
 from storage import outbox
-from storage.db import Database
-from storage.people import identities_of, membership_in_pair
+from storage.db import Database, Unavailable
+from storage.people import identities_of, manages, membership_in_pair
 from storage.tables import Delivery, Pair, Person, Programme
 
 log = logging.getLogger(__name__)
 MERGE_SEPARATOR = "\n\n· · ·\n\n"
 MAX_BUTTONS = 6
+# How long a send's outcome is retried while the database is away (well under CLAIM_TIMEOUT,
+# after which the row would be claimed again and a message already out sent a second time).
+SETTLE_PATIENCE = 300.0
 
 
 # Where a message can reach a person: a stored conversation reference, one per platform.
@@ -162,6 +165,8 @@ class Dispatcher:
             return "stale: due while the service was away", None
         if row.pair_id is not None and membership_in_pair(session, person.id, row.pair_id) is None:
             return "no longer in the programme", None
+        if row.pair_id is None and not manages(session, person.id, row.programme_id):
+            return "no longer in the programme", None  # a manager's prompt; they left
         if kind.transactional:
             return "", None
         if row.optional and person.optional_opt_out:
@@ -208,16 +213,32 @@ class Dispatcher:
         try:
             sent = await self.messenger.send(batch.recipient, batch.message)
         except DeliveryFailed as failure:
-            await asyncio.to_thread(self._settle_failure, batch, failure, result)
+            await self._settle(self._settle_failure, batch, failure, result)
             return
         except Exception as error:  # a bug or network fault: retry later, never lose the row
             log.warning("delivery to person %s failed: %s", batch.recipient.person_id,
                         type(error).__name__)
-            await asyncio.to_thread(self._settle_failure, batch,
-                                    DeliveryFailed(type(error).__name__), result)
+            await self._settle(self._settle_failure, batch,
+                               DeliveryFailed(type(error).__name__), result)
             return
-        await asyncio.to_thread(self._settle_sent, batch, sent)
+        await self._settle(self._settle_sent, batch, sent)
         result.sent += len(batch.rows)
+
+    async def _settle(self, settle, *args) -> None:
+        """Record a send's outcome. The message is already out (or not): if the database went
+        away meanwhile, keep trying for a while rather than leave the row claimed, to be
+        claimed again and sent a second time when the claim times out."""
+        waited, pause = 0.0, 0.5
+        while True:
+            try:
+                await asyncio.to_thread(settle, *args)
+                return
+            except Unavailable:
+                if waited >= SETTLE_PATIENCE:
+                    raise
+                log.warning("database unavailable while recording a delivery; retrying")
+                await asyncio.sleep(pause)
+                waited, pause = waited + pause, min(pause * 2, 10.0)
 
     def _settle_sent(self, batch: Batch, sent: SentRef) -> None:
         now = self.clock.now()

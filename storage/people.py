@@ -94,6 +94,14 @@ def programme_managers(session: Session, programme_id: int) -> list[Person]:
     return list(session.exec(query))
 
 
+def manages(session: Session, person_id: int, programme_id: int) -> bool:
+    """Whether the person is (still) one of the programme's active managers."""
+    query = select(Membership.id).where(Membership.person_id == person_id,
+                                        Membership.programme_id == programme_id,
+                                        Membership.role == "manager", Membership.active)
+    return session.exec(query).first() is not None
+
+
 def membership_in_pair(session: Session, person_id: int, pair_id: int) -> Membership | None:
     """The person's active membership of an active pair, or None if they left it."""
     query = (select(Membership).join(Pair, Pair.id == Membership.pair_id)

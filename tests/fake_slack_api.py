@@ -57,7 +57,7 @@ class Call:
     at: float  # time.monotonic() when the call arrived
     status: int = 200
     result: dict = field(default_factory=dict)  # what the fake answered
-    chaos: str = ""  # the trouble chaos() gave this call, if any (see Chaos)
+    chaos: str = ""  # the trouble chaos() gave this call, if any (see Chaos), or "late"
 
 
 CHAOS_KINDS = ("429", "500", "timeout", "drop")
@@ -70,7 +70,8 @@ class Chaos:
     429 (with Retry-After) and 500 take no effect. A timeout answers only after `hang` seconds
     (set it past the client's timeout), a drop closes the connection without an answer; each
     comes in two flavours: "-before" (nothing happened) and "-after" (the call took effect,
-    e.g. the message was posted, but its answer never reached the caller).
+    e.g. the message was posted, but its answer never reached the caller). A call whose caller
+    had already given up when the answer was ready is marked "late" (ambiguous too).
     """
 
     share: float
@@ -233,6 +234,9 @@ class FakeSlack:
         response = self._answer(method, params, call)
         if trouble.endswith("-after"):  # it happened, but the caller never hears so
             return await self._no_answer(request, trouble)
+        if self.chaos is not None and (request.transport is None
+                                       or request.transport.is_closing()):
+            call.chaos = "late"  # the caller gave up (its own timeout) before the answer
         return response
 
     async def _no_answer(self, request: web.Request, trouble: str) -> web.Response:

@@ -183,6 +183,9 @@ class FakeConnector:
         call.id = call.activity_id if method == "PUT" else f"1:{next(self._ids)}"
         if trouble.endswith("-after"):  # delivered, but the bot never hears so
             return await self._no_answer(request, trouble)
+        if self.chaos is not None and (request.transport is None
+                                       or request.transport.is_closing()):
+            call.chaos = "late"  # the bot gave up (its own timeout) before the answer
         return web.json_response({"id": call.id}, status=call.status)
 
     async def _no_answer(self, request: web.Request, trouble: str) -> web.Response:

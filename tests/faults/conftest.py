@@ -3,7 +3,7 @@
 Every test adds its counts to one session-wide `Figures`; at the end of the run pytest prints
 them as a table (and `make faults` finds it in out/faults.txt). A row per scenario:
 
-    faults      faults injected (platform errors, kills, cut connections, hostile inputs)
+    faults      faults injected (platform errors and refusals, kills, cut connections)
     inputs      inputs tried (fuzzed commands, presses, files; chat sent during faults)
     expected    prompts the outbox had to deliver (delivery rows)
     delivered   of those, sent
@@ -39,8 +39,10 @@ LIGHT_EXAMPLES = 150
 
 
 def examples(heavy: bool) -> int:
-    """Hypothesis examples per fuzz test: modest in `make test`, FAULTS_EXAMPLES in `make faults`."""
-    return int(os.environ.get("FAULTS_EXAMPLES", "500")) if heavy else LIGHT_EXAMPLES
+    """Examples per fuzz property: modest in `make test`, FAULTS_EXAMPLES in `make faults`."""
+    if not heavy:
+        return LIGHT_EXAMPLES
+    return int(os.environ.get("FAULTS_EXAMPLES", "500"))
 
 
 BUDGETS = [pytest.param(False, id="light"),
@@ -86,7 +88,7 @@ class Figures:
 
         def fmt(cells):
             return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                             for i, (c, w) in enumerate(zip(cells, widths)))
+                             for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
 
         rule = "-" * len(fmt(names))
         out = [fmt(names), rule, *(fmt(line) for line in lines[:-1]), rule, fmt(lines[-1])]

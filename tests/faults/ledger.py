@@ -6,9 +6,9 @@ during that step belongs to those rows. A row is then
 
     delivered    sent, and seen at the platform exactly once, or more often only because of an
                  ambiguous failure: the platform took the message but its answer never came
-                 back (a timeout or a dropped connection "after"), so the bot rightly tried
-                 again. Those extra copies are `ambiguous` duplicates; any other extra copy is
-                 an unexplained duplicate, and a bug.
+                 back (a timeout or a dropped connection "after", or an answer ready only after
+                 the bot had given up), so the bot rightly tried again. Those extra copies are
+                 `ambiguous` duplicates; any other extra copy is unexplained, and a bug.
     failed       failed, with the reason, after its last try (or at once when permanent)
     skipped      skipped, with the reason
     lost         anything else: still pending or claimed, failed or skipped without a reason,

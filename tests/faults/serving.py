@@ -6,6 +6,7 @@ written atomically so a process never reads half a timestamp.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import signal
 import socket
@@ -15,6 +16,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiohttp
+from sqlalchemy import func
+from sqlmodel import select
+
+from storage.tables import Delivery, Pair
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,13 +31,29 @@ def free_port() -> int:
 
 
 async def until(check, timeout: float = 60, every: float = 0.1, what: str = "") -> None:
+    """Wait until `check()` (a plain or async callable) is true."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
-        if await check() if asyncio.iscoroutinefunction(check) else check():
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
             return
         await asyncio.sleep(every)
     raise AssertionError(f"timed out waiting for {what or check}")
+
+
+def settled(db, now: datetime) -> bool:
+    """Nothing left to do at `now`: no pair due a look, no delivery due or claimed."""
+    with db.engine.connect() as conn:
+        pairs = conn.execute(select(func.count()).select_from(Pair).where(
+            Pair.next_check_at <= now, Pair.active)).scalar()
+        busy = conn.execute(select(func.count()).select_from(Delivery).where(
+            ((Delivery.status == "pending") & (Delivery.due_at <= now) &
+             (Delivery.next_try_at.is_(None) | (Delivery.next_try_at <= now)))
+            | (Delivery.status == "claimed"))).scalar()
+    return pairs == 0 and busy == 0
 
 
 class ClockFile:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import shutil
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
@@ -383,9 +383,12 @@ HOSTILE_FILES = [
     (HEADER + "\n" + "\x00" * 50).encode(),
     b"\xff\xfe" + HEADER.encode("utf-16-le"),
     (HEADER + "\n" + "\n".join(f"m{i}@example.org,M {i},mentor,g,UTC,en\n"
-                               f"e{i}@example.org,E {i},mentee,g,UTC,en" for i in range(8))).encode(),
-    (HEADER + "\nx\x00@example.org,X,mentor,p1,UTC,en\ny@example.org,Y,mentee,p1,UTC,en\n").encode(),
-    (HEADER + "\nx@example.org,X,mentor,p\x001,UTC,en\ny@example.org,Y,mentee,p\x001,UTC,en\n").encode(),
+                               f"e{i}@example.org,E {i},mentee,g,UTC,en"
+                               for i in range(8))).encode(),
+    (HEADER + "\nx\x00@example.org,X,mentor,p1,UTC,en\n"
+     "y@example.org,Y,mentee,p1,UTC,en\n").encode(),
+    (HEADER + "\nx@example.org,X,mentor,p\x001,UTC,en\n"
+     "y@example.org,Y,mentee,p\x001,UTC,en\n").encode(),
 ]
 
 

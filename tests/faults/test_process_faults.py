@@ -20,7 +20,6 @@ from datetime import datetime, timedelta, timezone
 
 import aiohttp
 import pytest
-from sqlalchemy import func
 from sqlmodel import select
 
 from app import build
@@ -30,11 +29,11 @@ from storage.migrate import upgrade
 from storage.outbox import CLAIM_TIMEOUT
 from storage.people import person_by_email, remember_identity
 from storage.roster_file import read_programme
-from storage.tables import Delivery, Identity, Pair
+from storage.tables import Delivery, Identity
 from tests.fake_teams_connector import FakeConnector, FakeTeams, teams_user
 from tests.fakes import RecordingMessenger
 from tests.faults.conftest import roster
-from tests.faults.serving import ClockFile, Serve, serve_env, until
+from tests.faults.serving import ClockFile, Serve, serve_env, settled, until
 from tests.helpers import import_programme
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres]
@@ -59,17 +58,6 @@ class Kill:
 def proactive(connector: FakeConnector) -> list:
     return [c for c in connector.calls if c.method == "POST" and c.activity_id == ""
             and 200 <= c.status < 300]
-
-
-def settled(db: Database, now: datetime) -> bool:
-    with db.engine.connect() as conn:
-        pairs = conn.execute(select(func.count()).select_from(Pair).where(
-            Pair.next_check_at <= now, Pair.active)).scalar()
-        busy = conn.execute(select(func.count()).select_from(Delivery).where(
-            ((Delivery.status == "pending") & (Delivery.due_at <= now) &
-             (Delivery.next_try_at.is_(None) | (Delivery.next_try_at <= now)))
-            | (Delivery.status == "claimed"))).scalar()
-    return pairs == 0 and busy == 0
 
 
 def claimed_rows(db: Database) -> tuple[set[int], set[int]]:
@@ -141,18 +129,24 @@ async def test_serve_killed_during_a_broadcast_and_ticks_loses_nothing(fresh_pos
         for _ in range(BROADCAST_KILLS):
             before = len(proactive(connector))
             target = before + rng.randint(1, max(1, (recipients - before) // 2))
-            await until(lambda: len(proactive(connector)) >= target, 120, every=0.002,
-                        what="the broadcast to progress")
+            await until(lambda goal=target: len(proactive(connector)) >= goal, 120,
+                        every=0.002, what="the broadcast to progress")
             await kill_and_restart("broadcast")
         await until(lambda: settled(db, clock.now), 240, what="the broadcast to settle")
 
-        # Kills during ticks: the clock moves on in 6-hour steps; at random steps the process
-        # dies a random moment after the step (mid-tick or mid-delivery).
-        during_ticks = KILLS - BROADCAST_KILLS  # the first at the kick-off wave (day 1, 10:00)
+        # Kills during ticks: the clock moves on in 6-hour steps. The first kill comes in the
+        # kick-off wave (day 1, 10:00) once a random number of kick-offs has gone out; the
+        # others at random steps, a random moment after the step (mid-tick or mid-delivery).
+        during_ticks = KILLS - BROADCAST_KILLS
         tick_kills = [3, *rng.sample(range(4, STEPS), during_ticks - 1)] if during_ticks else []
         for step in range(STEPS):
             clock.set(clock.now + timedelta(hours=6))
-            if step in tick_kills:
+            if step == 3 and step in tick_kills:
+                goal = len(proactive(connector)) + rng.randint(1, recipients // 2)
+                await until(lambda goal=goal: len(proactive(connector)) >= goal, 120,
+                            every=0.002, what="the kick-off wave")
+                await kill_and_restart("kick-off wave")
+            elif step in tick_kills:
                 await asyncio.sleep(rng.uniform(0.05, 0.6))
                 await kill_and_restart("tick")
             await until(lambda: settled(db, clock.now), 240, what="a step to settle")
@@ -170,7 +164,8 @@ async def test_serve_killed_during_a_broadcast_and_ticks_loses_nothing(fresh_pos
     posts = proactive(connector)
     posted = Counter(c.id for c in posts)
     sent = {r.platform_ref: r for r in rows if r.status == "sent"}
-    due = [r for r in rows if r.status != "pending" or max(r.due_at, r.next_try_at or r.due_at) <= now]
+    due = [r for r in rows
+           if r.status != "pending" or max(r.due_at, r.next_try_at or r.due_at) <= now]
     lost = [r for r in due if r.status in ("pending", "claimed")
             or (r.status in ("failed", "skipped") and not r.last_error)
             or (r.status == "sent" and posted[r.platform_ref] != 1)]
@@ -202,5 +197,6 @@ async def test_serve_killed_during_a_broadcast_and_ticks_loses_nothing(fresh_pos
     assert len(announced) == recipients and all(r.status == "sent" for r in announced)
     assert unexplained == [], [(c.id, c.conversation_id) for c in unexplained[:10]]
     assert len(duplicates) <= len(kills)  # one message in flight per process
-    assert proposed == reference, (sorted(reference - proposed)[:10], sorted(proposed - reference)[:10])
+    assert proposed == reference, (sorted(reference - proposed)[:10],
+                                   sorted(proposed - reference)[:10])
     assert len(due) > recipients + 2 * PAIRS  # the broadcast, kick-offs and more
