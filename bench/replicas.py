@@ -36,9 +36,10 @@ import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from storage import outbox
 from storage.db import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from storage.tables import Delivery, Meeting, Pair  # noqa: E402
+from storage.tables import Delivery, Meeting  # noqa: E402
 from tests.fake_teams_connector import BOT_ID, FakeConnector, FakeTeams, teams_user  # noqa: E402
 
 START = datetime(2026, 8, 31, 22, 0, tzinfo=timezone.utc)  # as in tests/e2e/test_replicas.py
@@ -70,16 +71,8 @@ class LeanConnector(FakeConnector):
 
 
 def settled(db: Database, now: datetime) -> bool:
-    """Nothing left to do at `now`: no pair due for a tick, no due or claimed delivery
-    (the test's `_settled`)."""
-    with db.engine.connect() as conn:
-        pairs = conn.execute(select(func.count()).select_from(Pair).where(
-            Pair.next_check_at <= now, Pair.active)).scalar()
-        busy = conn.execute(select(func.count()).select_from(Delivery).where(
-            ((Delivery.status == "pending") & (Delivery.due_at <= now) &
-             (Delivery.next_try_at.is_(None) | (Delivery.next_try_at <= now)))
-            | (Delivery.status == "claimed"))).scalar()
-    return pairs == 0 and busy == 0
+    with db.unit() as session:
+        return outbox.settled(session, now)
 
 
 async def until(check, timeout: float, what: str) -> None:

@@ -183,3 +183,17 @@ def next_due_moment(session: Session) -> datetime | None:
                             .where(Delivery.status == "pending")).one()
     moments = [m for m in (pair, delivery) if m is not None]
     return min(moments) if moments else None
+
+
+def settled(session: Session, now: datetime) -> bool:
+    """Nothing left to do at `now`: no pair due a look, no delivery due or claimed (how tests
+    and benchmarks driving `serve` processes know a step of simulated time is finished)."""
+    from storage.tables import Pair
+
+    pairs = session.exec(select(func.count()).select_from(Pair).where(
+        Pair.next_check_at <= now, Pair.active)).one()
+    busy = session.exec(select(func.count()).select_from(Delivery).where(
+        ((Delivery.status == "pending") & (Delivery.due_at <= now) &
+         (Delivery.next_try_at.is_(None) | (Delivery.next_try_at <= now)))
+        | (Delivery.status == "claimed"))).one()
+    return pairs == 0 and busy == 0

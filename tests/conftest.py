@@ -55,17 +55,29 @@ def sqlite_template(tmp_path_factory) -> Path:
 def postgres_url():
     if not POSTGRES:
         pytest.skip("PostgreSQL not reachable (see the warning above)")
-    name = f"mentor_test_{uuid.uuid4().hex[:8]}"
+    url = create_database("mentor_test")
+    yield url
+    drop_database(url)
+
+
+def create_database(prefix: str) -> str:
+    """A new PostgreSQL database of our own, migrated; its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
     url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
     db = Database(url)
     upgrade(db.engine)
     db.dispose()
-    yield url
+    return url
+
+
+def drop_database(url: str) -> None:
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
     admin.dispose()
 
 

@@ -18,8 +18,9 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot.simulation.run import _generated_programme
+from storage import outbox
 from storage.db import Database
-from storage.tables import Delivery, Meeting, Pair
+from storage.tables import Delivery, Meeting
 from tests.conftest import _truncate
 from tests.fake_teams_connector import BOT_ID, FakeConnector, FakeTeams, teams_user
 from tests.helpers import SAMPLE, import_programme
@@ -46,14 +47,8 @@ async def _until(check, timeout: float = 60) -> None:
 
 
 def _settled(db: Database, now: datetime) -> bool:
-    with db.engine.connect() as conn:
-        pairs = conn.execute(select(func.count()).select_from(Pair).where(
-            Pair.next_check_at <= now, Pair.active)).scalar()
-        busy = conn.execute(select(func.count()).select_from(Delivery).where(
-            ((Delivery.status == "pending") & (Delivery.due_at <= now) &
-             (Delivery.next_try_at.is_(None) | (Delivery.next_try_at <= now)))
-            | (Delivery.status == "claimed"))).scalar()
-    return pairs == 0 and busy == 0
+    with db.unit() as session:
+        return outbox.settled(session, now)
 
 
 async def test_three_replicas_deliver_every_prompt_exactly_once(postgres_url, tmp_path):

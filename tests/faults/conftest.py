@@ -18,16 +18,12 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from storage.db import Database
-from storage.migrate import upgrade
-from tests.conftest import PG_ADMIN, POSTGRES
+from tests.conftest import POSTGRES, create_database, drop_database
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "out" / "faults.txt"
@@ -146,20 +142,11 @@ def fresh_postgres():
     """A PostgreSQL database of its own (processes are killed while using it), dropped after."""
     if not POSTGRES:
         pytest.skip("PostgreSQL not reachable")
-    name = f"mentor_faults_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    db = Database(url)
-    upgrade(db.engine)
-    db.dispose()
+    url = create_database("mentor_faults")
     try:
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(url)
 
 
 def roster(path: Path, pairs: int, *, zones: tuple[str, ...] = ("Europe/Copenhagen",),

@@ -16,10 +16,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-from sqlalchemy import func
-from sqlmodel import select
 
-from storage.tables import Delivery, Pair
+from storage import outbox
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,15 +43,8 @@ async def until(check, timeout: float = 60, every: float = 0.1, what: str = "") 
 
 
 def settled(db, now: datetime) -> bool:
-    """Nothing left to do at `now`: no pair due a look, no delivery due or claimed."""
-    with db.engine.connect() as conn:
-        pairs = conn.execute(select(func.count()).select_from(Pair).where(
-            Pair.next_check_at <= now, Pair.active)).scalar()
-        busy = conn.execute(select(func.count()).select_from(Delivery).where(
-            ((Delivery.status == "pending") & (Delivery.due_at <= now) &
-             (Delivery.next_try_at.is_(None) | (Delivery.next_try_at <= now)))
-            | (Delivery.status == "claimed"))).scalar()
-    return pairs == 0 and busy == 0
+    with db.unit() as session:
+        return outbox.settled(session, now)
 
 
 class ClockFile:
