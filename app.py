@@ -3,7 +3,7 @@
     python app.py run                      # migrate, load the sample if empty, serve
     python app.py serve [--port 3978]      # HTTP endpoints + the scheduler tick
     python app.py console --as EMAIL [--now ISO]
-    python app.py import PROGRAMME.toml
+    python app.py import PROGRAMME.toml [--now ISO]
     python app.py simulate [--pairs N] [--json] [--keep-db PATH]
     python app.py report [--programme SLUG] [--html FILE] [--csv FILE] [--lang en|da]
 """
@@ -90,7 +90,9 @@ def cmd_import(args) -> int:
 
     db = Database()
     upgrade(db.engine)
-    return import_file(db, Path(args.file), SystemClock().now(), Texts(), sys.stdout)
+    # The engine's clock, not the machine's: a rehearsal (`--now`) imports at its own moment,
+    # so pairs start when the rehearsed programme does.
+    return import_file(db, Path(args.file), parse_now(args.now).now(), Texts(), sys.stdout)
 
 
 def cmd_console(args) -> int:
@@ -193,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_console)
     p = sub.add_parser("import", help="import or update a programme from its TOML file")
     p.add_argument("file")
+    p.add_argument("--now", help="import as of this ISO datetime (a rehearsal clock)")
     p.set_defaults(func=cmd_import)
     p = sub.add_parser("simulate", help="run a programme start to end on a fake clock")
     p.add_argument("--pairs", type=int, default=0, help="simulate N generated pairs instead")
