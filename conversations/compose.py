@@ -14,15 +14,15 @@ from conversations import announcement_text
 from conversations.dialogs import Asker, ask
 from conversations.dialogs.forms import pick_reflection
 from conversations.messages import Button, Message
-from conversations.programme import meetings_agreed_by
+from conversations.programme import end_moment, meetings_agreed_by
 from conversations.texts import Texts
 from conversations.verbs.meetings import LOG_BUTTON, NEXT_BUTTON
 from storage import announcements, answers, meetings
 from storage.people import pair_members
-from storage.tables import Agenda, Appointment, Delivery, Pair, Person, Programme
+from storage.tables import Agenda, Appointment, Delivery, Meeting, Pair, Person, Programme
 
 DIALOG_KINDS = {"kickoff", "pulse", "reflection", "evaluation"}
-PAYLOAD_DEFAULTS = {"followup": False, "reminder": False}
+PAYLOAD_DEFAULTS = {"followup": False, "reminder": False, "round": 1, "repeat": 0}
 
 
 class Skip(Exception):
@@ -64,12 +64,23 @@ class Context:
         return Button(self.text(f"buttons/{label}"), action, value)
 
 
+def facts(ctx: Context) -> dict:
+    """What every message may need to be true for its reader: group or pair, met or never,
+    the programme ended or not, the reader's role, and who the others are."""
+    others = ctx.partners()
+    group = len(others) > 1
+    held = meetings.meeting_count(ctx.session, ctx.pair.id) if ctx.pair else 0
+    # In a group, first names read warmer than a list of full names.
+    names = [p.name.split()[0] if group else p.name for p in others]
+    return dict(first_name=ctx.person.name.split()[0], programme=ctx.programme.name,
+                partners=names, role=ctx.role, group=group, met=held > 0, held=held,
+                ended=ctx.now > end_moment(ctx.programme), cadence=ctx.programme.cadence_weeks)
+
+
 def compose(ctx: Context) -> Message:
     """The message for this row; raises Skip when it no longer makes sense to send it."""
     kind = ctx.delivery.kind
-    values = dict(first_name=ctx.person.name.split()[0], programme=ctx.programme.name,
-                  partners=[p.name for p in ctx.partners()], role=ctx.role,
-                  **{**PAYLOAD_DEFAULTS, **ctx.payload})
+    values = {**facts(ctx), **PAYLOAD_DEFAULTS, **ctx.payload}
     extra = _EXTRAS.get(kind)
     buttons: tuple[Button, ...] = ()
     if extra is not None:
@@ -161,8 +172,19 @@ def _book_buttons(ctx: Context):
 
 def _status_values(ctx: Context):
     held = meetings.meeting_count(ctx.session, ctx.pair.id) if ctx.pair else 0
+    if ctx.payload.get("reason") == "no_meeting" and ctx.pair is not None:
+        last = meetings.last_meeting(ctx.session, ctx.pair.id)
+        if "since_meeting" in ctx.payload and (last.id if last else 0) != ctx.payload["since_meeting"]:
+            raise Skip("the pair has met since")
     return {"held": held, "agreed": meetings_agreed_by(ctx.programme, ctx.now)}, (
         ctx.button("schedule_next", NEXT_BUTTON), ctx.button("log_meeting", LOG_BUTTON))
+
+
+def _reflection(ctx: Context):
+    meeting = ctx.session.get(Meeting, ctx.payload.get("meeting_id", 0))
+    logger = ctx.session.get(Person, meeting.logged_by) if meeting else None
+    return {"logged_by_me": logger is not None and logger.id == ctx.person.id,
+            "logger": logger.name.split()[0] if logger else ""}, ()
 
 
 def _kickoff(ctx: Context):
@@ -173,7 +195,9 @@ def _kickoff(ctx: Context):
 def _droop_flag(ctx: Context):
     members = pair_members(ctx.session, ctx.payload.get("flag_pair", 0))
     return {"names": [p.name for p, _ in members], "cadence": ctx.programme.cadence_weeks,
-            "weeks": ctx.payload.get("weeks", 0), "detail": ctx.payload.get("detail", "")}, ()
+            "weeks": ctx.payload.get("weeks", 0), "detail": ctx.payload.get("detail", ""),
+            "group": len(members) > 2, "met": ctx.payload.get("met", True),
+            "nudges": ctx.payload.get("nudges", 1), "repeat": ctx.payload.get("repeat", 0)}, ()
 
 
 def _announcement(ctx: Context):
@@ -202,6 +226,7 @@ _EXTRAS = {
     "first_meeting_chase": _book_buttons,
     "meeting_nudge": _book_buttons,
     "droop": _status_values,
+    "reflection": _reflection,
 }
 
 

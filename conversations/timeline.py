@@ -12,6 +12,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from conversations.catalog import KINDS
+from conversations.health import classify, signs_for
 from conversations.programme import Settings, end_moment, progress, start_moment
 from storage.timeline_facts import PairFacts
 
@@ -102,11 +103,12 @@ def _meeting_nudges(f: PairFacts, s: Settings, start, end, now, everyone):
     meeting_id, held, logged = f.meetings[-1]
     anchor = max(held, logged)
     cadence = timedelta(weeks=f.programme.cadence_weeks)
+    closing = _closing_at(f, end)  # from then on the closing message says what to do
     for n, due in ((1, anchor + timedelta(days=7)), (2, held + cadence - timedelta(days=3))):
-        if due < end and (n == 1 or due > anchor + timedelta(days=7)):
+        if due < closing and (n == 1 or due > anchor + timedelta(days=7)):
             for m in everyone:
                 yield Step(f"nudge:{f.pair_id}:{meeting_id}:{n}:{m.person_id}", m.person_id,
-                           "meeting_nudge", due)
+                           "meeting_nudge", due, {"round": n})
 
 
 def _appointment_steps(f: PairFacts, s: Settings, mentees, mentors, everyone):
@@ -167,20 +169,31 @@ def _midpoint(f: PairFacts, s: Settings, everyone):
 
 
 def _droop(f: PairFacts, s: Settings, start, end, now, everyone):
-    """Droop from the data; the pair is nudged and the manager flagged, always with the why."""
-    cadence_weeks = f.programme.cadence_weeks
-    limit = timedelta(weeks=cadence_weeks * s.droop_factor)
-    if f.meetings:
-        anchor_id, last, _ = f.meetings[-1]
-        anchor = f"m{anchor_id}"
-    else:
-        anchor, last = "start", start
+    """Droop from the data, judged by `health.classify`; the pair is nudged and the manager
+    flagged, always with the why. While the pair stays quiet the manager hears again every
+    cadence, with how long and how many nudges went unanswered; nothing after the end."""
+    last = f.meetings[-1][1] if f.meetings else None
+    signs = signs_for(f.programme, started_at=f.started_at, last_met=last)
+    if classify(signs, now).status == "ended":
+        return
+    anchor = f"m{f.meetings[-1][0]}" if f.meetings else "start"
     scheduled_soon = f.appointment is not None and f.appointment[1] > now - timedelta(days=2)
-    due = last + limit
-    if due < end and not scheduled_soon:
-        weeks = max(1, round((max(now, due) - last).days / 7))
-        reason = {"reason": "no_meeting", "weeks": weeks, "cadence": cadence_weeks}
-        yield from _droop_steps(f, everyone, f"nomeet:{anchor}", due, reason)
+    cadence = timedelta(weeks=f.programme.cadence_weeks)
+    due, n = max(signs.drooping_from, start), 0
+    while due < end and not scheduled_soon:
+        health = classify(signs, due)
+        nudges = min(n, 1) + 1  # the pair is nudged twice at most; the manager keeps hearing
+        payload = {"reason": "no_meeting", "weeks": max(1, health.weeks_quiet),
+                   "cadence": f.programme.cadence_weeks, "met": health.met,
+                   "status": health.status, "nudges": nudges, "repeat": n,
+                   "since_meeting": f.meetings[-1][0] if f.meetings else 0}
+        occurrence = f"nomeet:{anchor}" + (f":{n}" if n else "")
+        yield from _droop_steps(f, everyone if n < 2 else [], occurrence, due, payload)
+        if due > now:
+            break  # the next one, for the next check
+        due, n = due + cadence, n + 1
+    if now > end:
+        return
     if len(f.ratings) >= 3:
         (_, a), (_, b), (last_id, c) = f.ratings[-3:]
         if a > b > c and c <= 3:
@@ -212,11 +225,15 @@ def _ending(f: PairFacts, s: Settings, end, everyone, mentees):
             yield Step(f"evaluation_reminder:{f.pair_id}:{m.person_id}", m.person_id,
                        "evaluation", evaluation + timedelta(days=7), {"reminder": True})
         yield Step(f"closing:{f.pair_id}:{m.person_id}", m.person_id, "closing",
-                   _morning(end - timedelta(days=5), f.programme.timezone))
+                   _closing_at(f, end))
     for m in mentees:
         yield Step(f"post_checkin:{f.pair_id}:{m.person_id}", m.person_id, "post_checkin",
                    _morning(end + timedelta(weeks=s.post_checkin_weeks), f.programme.timezone),
                    optional=True)
+
+
+def _closing_at(f: PairFacts, end: datetime) -> datetime:
+    return _morning(end - timedelta(days=5), f.programme.timezone)
 
 
 def progress_share(f: PairFacts, now: datetime) -> float:

@@ -8,15 +8,16 @@ module as distributions and averages with no person attached, and only for group
 asks: without names, roles or pairs, sorted alphabetically (so their order says nothing about
 who wrote them), and only when at least `min_group` people answered that question.
 
-The engine's rules (phase, agreed meetings, minimum group, droop factor, question keys) are
-passed in by the caller (`conversations/health.py`), because storage does not import the engine.
+The engine's rules (pair health, phase, agreed meetings, minimum group, droop factor, question
+keys) are applied by the caller (`conversations/health.py`), because storage does not import the
+engine: this module only reads the facts those rules are judged on.
 """
 from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
@@ -24,9 +25,6 @@ from sqlmodel import Session, select
 
 from storage.tables import Answer, Delivery, Meeting, Membership, Pair, Person, Programme
 
-STATUSES = ("meeting", "drooping", "silent")
-FLAG_WINDOW = timedelta(weeks=6)
-SILENT_FACTOR = 3
 NEVER_REACHED_AFTER = timedelta(days=3)
 ROLES = ("mentor", "mentee")
 # Delivery errors (`last_error` up to the first ":"), sorted into what a manager can act on.
@@ -50,16 +48,32 @@ class Rules:
     droop_factor: float = 1.5
     likert: tuple[str, ...] = ()
     open_questions: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PairRecord:
+    """The facts a pair's health is judged on (by `conversations.health.classify`)."""
+
+    pair_id: int
+    key: str  # the roster's pair id
+    names: tuple[str, ...]  # its members' names (mentors first), never what they wrote
+    held: int
+    last_met: datetime | None
+    started_at: datetime | None
+    last_flag: datetime | None  # when a droop flag about it last reached a manager
 
 
 @dataclass(frozen=True)
 class PairHealth:
     key: str  # the roster's pair id, not a name
-    status: str  # one of STATUSES
+    status: str  # "meeting", "drooping" or "silent", as `conversations.health` judged it
     held: int
     agreed: int
     last_met: date | None  # in the programme's time zone
     flagged: bool  # a droop flag went to the manager in the last six weeks
+    names: tuple[str, ...] = ()
+    weeks_quiet: int = 0
 
 
 @dataclass(frozen=True)
@@ -163,11 +177,12 @@ class Report:
     goals: GoalChange
     open_answers: list[OpenAnswers]
     respondents: dict[str, int] = field(default_factory=dict)  # evaluation, per role
+    statuses: tuple[str, ...] = ()  # the pair statuses, in the engine's order
 
     @property
     def counts(self) -> dict[str, int]:
         counted = Counter(p.status for p in self.pairs)
-        return {status: counted.get(status, 0) for status in STATUSES}
+        return {status: counted.get(status, 0) for status in self.statuses}
 
     @property
     def this_month(self) -> MonthCount | None:
@@ -187,7 +202,9 @@ def programme_by_slug(session: Session, slug: str) -> Programme | None:
     return session.exec(select(Programme).where(Programme.slug == slug)).first()
 
 
-def build(session: Session, programme: Programme, now: datetime, rules: Rules) -> Report:
+def build(session: Session, programme: Programme, now: datetime, rules: Rules,
+          pairs: list[PairHealth]) -> Report:
+    """The whole report; `pairs` are judged by the engine from `pair_records`."""
     min_group = max(3, rules.min_group)
     return Report(
         programme=ProgrammeInfo(programme.slug, programme.name, programme.starts, programme.ends,
@@ -195,7 +212,7 @@ def build(session: Session, programme: Programme, now: datetime, rules: Rules) -
         as_of=now, phase=rules.phase, min_group=min_group, droop_factor=rules.droop_factor,
         agreed=rules.agreed,
         agreed_total=rules.agreed_total,
-        pairs=pair_health(session, programme, now, rules),
+        pairs=pairs,
         months=meetings_per_month(session, programme, now),
         unreachable=unreachable(session, programme.id, now),
         deliveries=deliveries_by_kind(session, programme.id),
@@ -205,35 +222,12 @@ def build(session: Session, programme: Programme, now: datetime, rules: Rules) -
         open_answers=[open_answers(session, programme.id, q, min_group, now)
                       for q in rules.open_questions],
         respondents=evaluation_respondents(session, programme.id, now),
+        statuses=rules.statuses,
     )
 
 
-def _start(programme: Programme) -> datetime:
-    return datetime.combine(programme.starts, time(0, 0), ZoneInfo(programme.timezone))
-
-
-def _end(programme: Programme) -> datetime:
-    return datetime.combine(programme.ends, time(23, 59), ZoneInfo(programme.timezone))
-
-
-def pair_health(session: Session, programme: Programme, now: datetime,
-                rules: Rules) -> list[PairHealth]:
-    """Each active pair's status, judged at `now` (or at the formal end, once it has passed).
-
-    With C the cadence in weeks and F the programme's droop factor (1.5 unless changed):
-
-    - **silent**: no meeting for more than 3 × C weeks, or never met although the pair began
-      more than F × C weeks ago;
-    - **drooping**: otherwise, no meeting for more than F × C weeks (the timeline's own droop
-      rule), or a droop flag (delivery kind `droop_flag`) sent to a manager in the last six
-      weeks with no meeting logged since;
-    - **meeting**: everything else: met within F × C weeks, or a young pair still inside its
-      first F × C weeks.
-    """
-    cadence = timedelta(weeks=programme.cadence_weeks)
-    droop, silent = cadence * max(rules.droop_factor, 1.0), cadence * SILENT_FACTOR
-    as_of = min(now, _end(programme))
-    zone = ZoneInfo(programme.timezone)
+def pair_records(session: Session, programme: Programme, now: datetime) -> list[PairRecord]:
+    """Each active pair's meetings, start and latest droop flag, as of `now`."""
     pairs = list(session.exec(select(Pair).where(Pair.programme_id == programme.id, Pair.active)
                               .order_by(Pair.key)))
     stats = {pair_id: (count, last) for pair_id, count, last in session.exec(
@@ -241,56 +235,47 @@ def pair_health(session: Session, programme: Programme, now: datetime,
         .join(Pair, Pair.id == Meeting.pair_id)
         .where(Pair.programme_id == programme.id, Meeting.held_at <= now)
         .group_by(Meeting.pair_id))}
-    flags = _recent_flags(session, programme.id, now)
+    names: dict[int, list[str]] = defaultdict(list)
+    for pair_id, name, _ in session.exec(
+            select(Membership.pair_id, Person.name, Membership.role)
+            .join(Person, Person.id == Membership.person_id)
+            .join(Pair, Pair.id == Membership.pair_id)
+            .where(Pair.programme_id == programme.id, Membership.active)
+            .order_by(Membership.pair_id, Membership.role.desc(), Person.name)):
+        names[pair_id].append(name)
+    flags = _latest_flags(session, programme.id, now)
     result = []
     for pair in pairs:
         held, last = stats.get(pair.id, (0, None))
-        last = _aware(last)
-        began = max(_start(programme), _aware(pair.started_at) or _start(programme))
-        flag = flags.get(pair.id)
-        flagged = flag is not None and (last is None or last < flag)
-        if last is None:
-            status = "silent" if as_of - began > droop else "meeting"
-        elif as_of - last > silent:
-            status = "silent"
-        elif as_of - last > droop:
-            status = "drooping"
-        else:
-            status = "meeting"
-        if status == "meeting" and flagged:
-            status = "drooping"
-        result.append(PairHealth(pair.key, status, held, rules.agreed,
-                                 last.astimezone(zone).date() if last else None, flagged))
+        result.append(PairRecord(pair.id, pair.key, tuple(names.get(pair.id, ())), held,
+                                 _aware(last), _aware(pair.started_at), flags.get(pair.id)))
     return result
 
 
-def _recent_flags(session: Session, programme_id: int, now: datetime) -> dict[int, datetime]:
-    """Pair id → when its latest droop flag reached a manager, within the last six weeks."""
-    rows = session.exec(select(Delivery.key, Delivery.payload_json, Delivery.sent_at).where(
+def _latest_flags(session: Session, programme_id: int, now: datetime) -> dict[int, datetime]:
+    """Pair id → when its latest droop flag reached a manager (the flag names its pair)."""
+    rows = session.exec(select(Delivery.payload_json, Delivery.sent_at).where(
         Delivery.programme_id == programme_id, Delivery.kind == "droop_flag",
-        Delivery.status == "sent", Delivery.sent_at >= now - FLAG_WINDOW,
-        Delivery.sent_at <= now))
+        Delivery.status == "sent", Delivery.sent_at <= now))
     flags: dict[int, datetime] = {}
-    for key, payload, sent_at in rows:
-        pair_id = _flagged_pair(key, payload)
+    for payload, sent_at in rows:
+        pair_id = _payload_pair(payload)
         sent_at = _aware(sent_at)
         if pair_id is not None and (pair_id not in flags or flags[pair_id] < sent_at):
             flags[pair_id] = sent_at
     return flags
 
 
-def _flagged_pair(key: str, payload: str) -> int | None:
+def _payload_pair(payload: str) -> int | None:
     try:
         value = json.loads(payload or "{}").get("flag_pair")
     except (ValueError, AttributeError):
-        value = None
-    if value is None:  # "droop_flag:<pair id>:<occurrence>:<manager>"
-        parts = key.split(":")
-        value = parts[1] if len(parts) > 2 else None
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
         return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def local_date(moment: datetime | None, zone: str) -> date | None:
+    return moment.astimezone(ZoneInfo(zone)).date() if moment else None
 
 
 def meetings_per_month(session: Session, programme: Programme, now: datetime) -> list[MonthCount]:

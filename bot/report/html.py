@@ -16,7 +16,8 @@ from markupsafe import Markup
 
 from bot.report.svg import distribution_chart, meetings_chart
 from conversations.texts import LANGUAGES, PROMPTS
-from storage.report import STATUSES, Report
+from conversations.health import STATUSES
+from storage.report import Report
 
 HERE = Path(__file__).resolve().parent
 SEVERITY = {status: i for i, status in enumerate(reversed(STATUSES))}  # silent first

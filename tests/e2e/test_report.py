@@ -382,6 +382,11 @@ def test_chat_report_is_for_managers_only(sim):
     answer = "\n".join(say(sim.services, MANAGER, "report"))
     assert f"*{PROGRAMME_NAME}*: finished" in answer
     assert "Pairs: 3 meeting, 0 drooping, 1 silent (4 in all)" in answer
+    # The silent pair is named, with the reason and no content; the others are not listed.
+    assert "Needs a look:\n- *nordlys-03* (Priya Raman, " in answer
+    assert "Becker): silent, no meeting for 33 weeks\n" in answer
+    assert "ended Wednesday 30 June" in answer and "ends Wednesday" not in answer
+    assert "nordlys-01" not in answer
     assert "Unreachable: 1 person the bot cannot reach yet" in answer
     assert "Evaluation: answered by 3 mentors and 4 mentees" in answer
     assert "OPEN-MARK" not in answer

@@ -78,10 +78,19 @@ def test_a_pair_that_stops_meeting_is_nudged_and_flagged_with_the_reason(year):
     tom = _for(year, "tom.becker@example.org")
     alert = [r for r in tom if r["kind"] == "droop" and "weeks since your last meeting" in r["text"]]
     assert len(alert) == 1 and "every 4 weeks" in alert[0]["text"]
+    again = [r for r in tom if r["kind"] == "droop" and "still no meeting" in r["text"]]
+    assert len(again) == 1 and "10 weeks since the last one" in again[0]["text"]
     flags = [r for r in _for(year, "maja.kruse@example.org") if r["kind"] == "droop_flag"]
-    assert len(flags) == 1
     flag = flags[0]["text"]
     assert "nordlys-03" in flag and "1.5" in flag and "never the content" in flag
+    # While the pair stays silent the manager hears again every cadence, with how long and
+    # how many nudges went unanswered, and never after the programme's end.
+    assert len(flags) > 3 and all("nordlys-03" in f["text"] for f in flags)
+    moments = [datetime.fromisoformat(f["at"]) for f in flags]
+    assert all(b - a == timedelta(weeks=4) for a, b in zip(moments, moments[1:]))
+    assert moments[-1].date() < datetime(2027, 6, 30).date()
+    assert "14 weeks since the last one" in flags[2]["text"]
+    assert "2 nudges from me went unanswered" in flags[2]["text"]
     reminders = [r for r in tom if r["kind"] == "evaluation"]
     assert len(reminders) == 2  # the evaluation and one reminder: Tom never answered
 

@@ -253,5 +253,5 @@ def test_a_minimum_group_below_three_in_the_toml_is_raised_to_three(database, tm
     rules = report.Rules(phase="middle", agreed=1, agreed_total=1, min_group=1,
                          likert=("trust",))
     with built.db.unit() as session:
-        direct = report.build(session, session.get(Programme, built.programme.id), NOW, rules)
+        direct = report.build(session, session.get(Programme, built.programme.id), NOW, rules, [])
     assert direct.min_group == 3 and direct.evaluation[0].mentees.counts is None
