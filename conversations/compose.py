@@ -58,7 +58,8 @@ class Context:
         return [p for p, _ in pair_members(self.session, self.pair.id) if p.id != self.person.id]
 
     def asker(self) -> Asker:
-        return Asker(self.session, self.person.id, self.pair.id, self.role, self.now, self.text)
+        return Asker(self.session, self.person.id, self.pair.id, self.role, self.now, self.text,
+                     len(self.partners()) > 1)
 
     def button(self, label: str, action: str, value: str = "") -> Button:
         return Button(self.text(f"buttons/{label}"), action, value)

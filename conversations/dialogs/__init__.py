@@ -35,6 +35,7 @@ class Asker:
     role: str
     now: datetime
     render: Callable[..., str]
+    group: bool = False  # more than one mentee or mentor with this person: wording in plural
 
 
 def questions_for(asker: Asker, form: str) -> list[Question]:
@@ -85,7 +86,7 @@ def _question_message(asker: Asker, form: str, question: Question, questions: li
     if question.goal:
         goals = goals_of(asker)
         goal = goals[question.goal - 1] if question.goal <= len(goals) else ""
-    body = asker.render(question.template, goal=goal)
+    body = asker.render(question.template, goal=goal, group=asker.group)
     hint = asker.render("dialogs/hint", kind=question.kind, optional=question.optional,
                         number=questions.index(question) + 1, total=len(questions))
     text = "\n\n".join(part for part in (intro, body, hint) if part)
@@ -136,8 +137,10 @@ def parse_rating(raw: str) -> int | None:
 
 
 def asker_for(turn: Turn, pair_id: int) -> Asker:
-    role = next((r.name for r in turn.roles if r.pair and r.pair.id == pair_id), "mentee")
-    return Asker(turn.session, turn.person.id, pair_id, role, turn.now, turn.text)
+    role = next((r for r in turn.roles if r.pair and r.pair.id == pair_id), None)
+    group = role is not None and len(turn.partners(role)) > 1
+    return Asker(turn.session, turn.person.id, pair_id, role.name if role else "mentee",
+                 turn.now, turn.text, group)
 
 
 _FORM = re.compile(r"baseline|evaluation|pulse:\d{1,4}|reflection:[mr]\d{1,12}:(?P<key>\w+)",

@@ -79,7 +79,8 @@ def book(turn: Turn, role, at: datetime) -> None:
     if at <= turn.now:
         raise Refusal("errors/date_past", when=at.astimezone(turn.tz))
     if at > end_moment(role.programme) + timedelta(days=60):
-        raise Refusal("errors/date_after_end", ends=role.programme.ends)
+        raise Refusal("errors/date_after_end", ends=role.programme.ends,
+                      ended=turn.now > end_moment(role.programme))
     appointment = meetings.book(turn.session, pair_id=role.pair.id, person_id=turn.person.id,
                                 at=at, now=turn.now)
     partners = turn.partners(role)
@@ -94,7 +95,8 @@ def book(turn: Turn, role, at: datetime) -> None:
                  title=turn.text("meetings/ics_title",
                                  names=", ".join(p.name for p, _ in partners)))
     message = turn.say("meetings/booked", when=at.astimezone(turn.tz),
-                       names=[p.name for p, _ in partners])
+                       names=[p.name for p, _ in partners], role=role.name,
+                       mentees=[p.name.split()[0] for p, r in partners if r == "mentee"])
     turn.replies[-1] = Message(message.text, attachment=("mentoring.ics", "text/calendar", ics))
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from conversations.grammar import Command
-from conversations.programme import meetings_agreed_by, meetings_agreed_total, phase
+from conversations.programme import end_moment, meetings_agreed_by, meetings_agreed_total, phase
 from conversations.turn import Turn
 from storage import meetings
 from storage.people import Role
@@ -34,4 +34,5 @@ def say_status(turn: Turn, role: Role) -> None:
         booked=booked.at.astimezone(turn.tz) if booked else None,
         phase=phase(role.programme, turn.now),
         ends=role.programme.ends,
+        ended=turn.now > end_moment(role.programme),
     )

@@ -375,7 +375,7 @@ async def test_admin_is_not_there_without_admin_token(sim, caplog):
 def test_chat_report_is_for_managers_only(sim):
     refused = say(sim.services, MENTEE, "report")
     assert refused == ["The programme report is for programme managers, so I can't show it to "
-                       "you. `status` tells you where your own pair stands."]
+                       "you. `status` tells you where you stand."]
     danish = say(sim.services, "sofie.lund@example.org", "rapport")
     assert danish and "Forløbsrapporten er til forløbsledere" in danish[0]
 

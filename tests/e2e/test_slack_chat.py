@@ -21,7 +21,7 @@ VERBS = [
      "Logged: Wednesday 2 September, 14:00, 45 min"),
     ("next monday 10:00", "Booked: Monday 7 September, 10:00 (your time)"),
     ("agenda 1) feedback 2) saying no", "Sent to Grace Okafor"),
-    ("status", "Meetings held: 1 of 1 agreed so far"),
+    ("status", "Meetings held: 1 ("),
     ("reflect", "A question to think about"),
     ("snooze 2 weeks", "I'll hold my prompts until Thursday 17 September"),
     ("optout", "no more optional prompts"),

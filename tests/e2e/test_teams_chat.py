@@ -71,7 +71,7 @@ async def test_every_verb_works_as_a_message(bot):
     assert "Booked: Friday 4 September, 10:00 (your time)" in await say("next friday 10:00")
     assert "Sent to Grace Okafor for your meeting Friday 4 September, 10:00" in await say(
         "agenda 1) my goals 2) saying no")
-    assert "Meetings held: 1 of" in await say("status")
+    assert "Meetings held: 1 (" in await say("status")
     assert "A question to think about:" in await say("reflect")
     assert "Taking a break." in await say("snooze 2 weeks")
     assert "Welcome back!" in await say("snooze off")
@@ -98,7 +98,7 @@ async def test_the_bot_mention_is_stripped(bot):
     replies = await bot.teams.say(JONAS, "<at>Mentor</at> status", entities=[{
         "type": "mention", "text": "<at>Mentor</at>",
         "mentioned": {"id": BOT_ID, "name": "Mentor"}}])
-    assert "Meetings held: 0" in shown(replies[0].text)
+    assert "Meetings held: none logged yet" in shown(replies[0].text)
 
 
 async def test_user_text_is_shown_literally_never_as_markup(bot):
@@ -191,7 +191,7 @@ async def test_the_emulator_can_speak_as_a_roster_email(bot):
     status, calls = await bot.teams.post(activity)
 
     assert status == 200
-    assert "Meetings held: 0" in shown(calls[-1].text)
+    assert "Meetings held: none logged yet" in shown(calls[-1].text)
     assert calls[-1].conversation_id == "emulator-conversation"
 
 

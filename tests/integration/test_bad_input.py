@@ -29,11 +29,11 @@ CASES = [
     (JONAS, "next friday", "What time"),
     (JONAS, "next 2030-01-01 10:00", "after the programme ends"),
     (JONAS, "agenda", "Write your agenda"),
-    ("grace.okafor@example.org", "agenda 1) hello", "mentee's to send"),
+    ("grace.okafor@example.org", "agenda 1) hello", "for mentees to send"),
     (JONAS, "snooze forever", "how long"),
     (JONAS, "snooze 20 weeks", "up to 8 weeks"),
     ("stranger@example.org", "help", "I don't know you yet"),
-    ("maja.kruse@example.org", "log yesterday 45m", "don't have a pair"),
+    ("maja.kruse@example.org", "log yesterday 45m", "aren't mentoring or being mentored"),
 ]
 
 
@@ -57,7 +57,7 @@ def test_participant_in_two_pairs_is_asked_which(ready, tmp_path):
     import_programme(ready.db, tmp_path / "programme.toml", now=ready.clock.now())
     before = snapshot(ready.db)
     replies = say(ready, "lars.nielsen@example.org", "log yesterday 45m")
-    assert "more than one pair" in replies[0] and "Kim" in replies[0] and "Anna" in replies[0]
+    assert "more than one place" in replies[0] and "Kim" in replies[0] and "Anna" in replies[0]
     assert snapshot(ready.db) == before
     replies = say(ready, "lars.nielsen@example.org", "log yesterday 14:00 45m good with kim")
     assert replies[0].startswith("Logged:")
