@@ -196,7 +196,7 @@ def _kickoff(ctx: Context):
 def _droop_flag(ctx: Context):
     members = pair_members(ctx.session, ctx.payload.get("flag_pair", 0))
     return {"names": [p.name for p, _ in members], "cadence": ctx.programme.cadence_weeks,
-            "weeks": ctx.payload.get("weeks", 0), "detail": ctx.payload.get("detail", ""),
+            "weeks": ctx.payload.get("weeks", 0),
             "group": len(members) > 2, "met": ctx.payload.get("met", True),
             "nudges": ctx.payload.get("nudges", 1), "repeat": ctx.payload.get("repeat", 0)}, ()
 

@@ -171,7 +171,9 @@ def _midpoint(f: PairFacts, s: Settings, everyone):
 def _droop(f: PairFacts, s: Settings, start, end, now, everyone):
     """Droop from the data, judged by `health.classify`; the pair is nudged and the manager
     flagged, always with the why. While the pair stays quiet the manager hears again every
-    cadence, with how long and how many nudges went unanswered; nothing after the end."""
+    cadence, with how long and how many nudges went unanswered; nothing after the end.
+    The why is a kind of signal (no meeting for N weeks, ratings falling, pulse falling),
+    never the ratings themselves: those are one person's answers, private to them."""
     last = f.meetings[-1][1] if f.meetings else None
     signs = signs_for(f.programme, started_at=f.started_at, last_met=last)
     if classify(signs, now).status == "ended":
@@ -198,14 +200,13 @@ def _droop(f: PairFacts, s: Settings, start, end, now, everyone):
         (_, a), (_, b), (last_id, c) = f.ratings[-3:]
         if a > b > c and c <= 3:
             yield from _droop_steps(f, everyone, f"ratings:{last_id}", now,
-                                    {"reason": "falling_ratings", "detail": f"{a} → {b} → {c}"})
+                                    {"reason": "falling_ratings"})
     rounds = sorted(f.pulse)
     if len(rounds) >= 2:
         before, after = (sum(f.pulse[n]) / len(f.pulse[n]) for n in rounds[-2:])
         if before - after >= 1.0:
             yield from _droop_steps(f, everyone, f"pulse:{rounds[-1]}", now,
-                                    {"reason": "falling_pulse",
-                                     "detail": f"{before:.1f} → {after:.1f} / 5"})
+                                    {"reason": "falling_pulse"})
 
 
 def _droop_steps(f: PairFacts, everyone, occurrence: str, due: datetime, payload: dict):

@@ -8,7 +8,17 @@ from sqlalchemy import update
 from sqlmodel import Session, delete, select
 
 from storage.people import roles_of
-from storage.tables import Agenda, Answer, Delivery, DialogState, Identity, Meeting, Person
+from storage.tables import (
+    Agenda,
+    Answer,
+    Delivery,
+    DialogState,
+    Identity,
+    Meeting,
+    Person,
+    ProcessedEvent,
+    Rsvp,
+)
 
 
 def export_person(session: Session, person: Person) -> dict:
@@ -60,8 +70,21 @@ def forget_person(session: Session, person: Person) -> dict[str, int]:
                         .values(text="", payload_json="{}"))
     counts["agendas"] = session.execute(delete(Agenda).where(Agenda.author_id == pid)).rowcount
     session.execute(delete(DialogState).where(DialogState.person_id == pid))
+    session.execute(delete(Rsvp).where(Rsvp.person_id == pid))
+    for platform, user_id in list(session.exec(select(Identity.platform, Identity.user_id)
+                                               .where(Identity.person_id == pid))):
+        session.execute(delete(ProcessedEvent).where(_carries(platform, user_id)))
     session.execute(delete(Identity).where(Identity.person_id == pid))
     person.snoozed_until, person.optional_opt_out = None, False
     session.add(person)
     session.flush()
     return counts
+
+
+def _carries(platform: str, user_id: str):
+    """Processed-event keys that name this platform user (`slack:action:U123:…`,
+    `teams:<activity>:<user>`): once the person is forgotten, their id goes too."""
+    key = ProcessedEvent.key
+    return key.startswith(f"{platform}:", autoescape=True) & (
+        key.contains(f":{user_id}:", autoescape=True)
+        | key.endswith(f":{user_id}", autoescape=True))

@@ -114,7 +114,8 @@ class TeamsEndpoint:
             user_id, email = await self.identify(activity, member)
             if not user_id:
                 continue
-            event_id = f"{activity['id']}:{member.get('id', '')}" if activity.get("id") else ""
+            # keyed by the id we store, so that `forget` can find and remove the key
+            event_id = f"{activity['id']}:{user_id}" if activity.get("id") else ""
             greeting = TextReceived(ref_for(activity, user_id, email), "help", self.clock.now(),
                                     event_id=event_id)
             reply = await asyncio.to_thread(self.engine.handle, greeting)

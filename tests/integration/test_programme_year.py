@@ -82,7 +82,7 @@ def test_a_pair_that_stops_meeting_is_nudged_and_flagged_with_the_reason(year):
     assert len(again) == 1 and "10 weeks since the last one" in again[0]["text"]
     flags = [r for r in _for(year, "maja.kruse@example.org") if r["kind"] == "droop_flag"]
     flag = flags[0]["text"]
-    assert "nordlys-03" in flag and "1.5" in flag and "never the content" in flag
+    assert "nordlys-03" in flag and "1.5" in flag and "never their answers" in flag
     # While the pair stays silent the manager hears again every cadence, with how long and
     # how many nudges went unanswered, and never after the programme's end.
     assert len(flags) > 3 and all("nordlys-03" in f["text"] for f in flags)

@@ -77,12 +77,13 @@ def test_droop_after_one_and_a_half_cadences_without_a_meeting_says_why():
                 if s.payload.get("reason") == "no_meeting"]
 
 
-def test_falling_ratings_and_pulse_fire_droop_with_the_figures():
+def test_falling_ratings_and_pulse_fire_droop_with_the_signal_not_the_figures():
     facts = _facts(ratings=[(1, 5), (2, 4), (3, 2)], pulse={1: [5, 4], 2: [3, 2]})
     steps = plan(facts, START + timedelta(days=90)).due
-    reasons = {s.payload.get("reason"): s.payload.get("detail") for s in steps if s.kind == "droop_flag"}
-    assert reasons["falling_ratings"] == "5 → 4 → 2"
-    assert reasons["falling_pulse"] == "4.5 → 2.5 / 5"
+    flags = [s.payload for s in steps if s.kind in ("droop", "droop_flag")
+             and s.payload.get("reason") != "no_meeting"]
+    assert {p["reason"] for p in flags} == {"falling_ratings", "falling_pulse"}
+    assert all(set(p) <= {"reason", "pair_key", "flag_pair"} for p in flags), flags
 
 
 def test_midpoint_prompts_fall_between_40_and_60_percent():
