@@ -16,7 +16,7 @@ from conversations.catalog import CAPPED, KINDS
 from conversations.clock import Clock
 from conversations.compose import DIALOG_KINDS, Context, Skip, compose, payload_of
 from conversations.messages import Button, ConversationRef, Message, SentRef
-from conversations.programme import Settings
+from conversations.programme import Settings, SettingsInvalid
 from conversations.texts import Texts
 from conversations.working_hours import next_working_moment
 from storage import outbox
@@ -102,8 +102,16 @@ class Dispatcher:
             by_person[row.person_id].append(row)
         batches = []
         for person_id, person_rows in by_person.items():
-            with self.db.unit() as session:
-                batch = self._plan(session, person_id, person_rows, now, result)
+            try:
+                with self.db.unit() as session:
+                    batch = self._plan(session, person_id, person_rows, now, result)
+            except Unavailable:
+                raise
+            except Exception as error:  # their rows stay claimed and come back after a while
+                log.error("preparing deliveries %s failed: %s",
+                          [row.id for row in person_rows], type(error).__name__)
+                result.failed += len(person_rows)
+                continue
             if batch is not None:
                 batches.append(batch)
         return batches, len(rows) == self.batch_size
@@ -113,7 +121,11 @@ class Dispatcher:
         person = session.get(Person, person_id)
         sendable = []
         for row in sorted(rows, key=lambda r: (r.priority, r.due_at, r.id)):
-            reason, later = self._hold(session, person, row, now)
+            try:
+                reason, later = self._hold(session, person, row, now)
+            except Exception as error:  # e.g. its programme's stored settings are broken
+                self._set_aside(session, row, now, error, result)
+                continue
             if reason and later is None:
                 outbox.skip(session, row.id, reason)
                 result.skipped[reason] += 1
@@ -139,10 +151,7 @@ class Dispatcher:
                 result.skipped[str(skip)] += 1
                 continue
             except Exception as error:  # a bug must not stop everyone else's prompts
-                log.exception("composing %s delivery %s failed", row.kind, row.id)
-                outbox.mark_retry(session, row, now, f"internal: {type(error).__name__}",
-                                  permanent=True)
-                result.failed += 1
+                self._set_aside(session, row, now, error, result, permanent=True)
                 continue
             dialog_started = dialog_started or ctx.asked
             composed.append((row, message))
@@ -154,6 +163,18 @@ class Dispatcher:
             for i in identities_of(session, person.id)))
         return Batch(recipient, merge([m for _, m in composed]),
                      [(row.id, m.text) for row, m in composed])
+
+    @staticmethod
+    def _set_aside(session, row: Delivery, now: datetime, error: Exception,
+                   result: RoundResult, *, permanent: bool = False) -> None:
+        """One row's trouble is logged by its ids and the error's type (never a message text,
+        which may quote what someone wrote) and retried later with back-off, or given up
+        when it cannot get better; everyone else's prompts go on."""
+        reason = str(error) if isinstance(error, SettingsInvalid) else type(error).__name__
+        log.error("delivery %s (%s, pair %s) set aside: %s", row.id, row.kind, row.pair_id,
+                  reason)
+        outbox.mark_retry(session, row, now, f"internal: {reason}", permanent=permanent)
+        result.failed += 1
 
     def _hold(self, session, person: Person, row: Delivery, now: datetime
               ) -> tuple[str, datetime | None]:

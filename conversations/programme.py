@@ -11,6 +11,101 @@ from storage.tables import Programme
 PHASES = ((0.0, "start"), (0.2, "run_in"), (0.4, "middle"), (0.6, "deepening"), (0.85, "closing"))
 
 
+class SettingsInvalid(ValueError):
+    """A programme's stored `[timeline]` does not check out. The import refuses such a file, so
+    only a hand-edited database gets here; the tick and the outbox set that programme's pairs
+    aside and carry on with everyone else."""
+
+
+@dataclass(frozen=True)
+class SettingProblem:
+    """Why one `[timeline]` setting is refused; `code` picks the sentence in the template."""
+
+    name: str
+    code: str  # unknown | hours | days | whole | factor
+    given: str = ""
+    low: int | float = 0
+    high: int | float = 0
+
+
+# Whole-number settings and their ranges (inclusive). 0 switches pulses off.
+WHOLE_SETTINGS = {"weekly_cap": (1, 20), "agenda_days_before": (0, 14),
+                  "pulse_first_days": (0, 365), "pulse_every_days": (0, 365),
+                  "post_checkin_weeks": (0, 52), "stale_days": (1, 60), "min_group": (1, 1000)}
+DROOP_FACTOR = (1.0, 10.0)  # above 1, at most 10
+TIMELINE_SETTINGS = ("working_hours", "working_days", *WHOLE_SETTINGS, "droop_factor")
+
+
+def check_timeline(raw: object) -> tuple[dict, list[SettingProblem]]:
+    """A programme's `[timeline]` table → the Settings values it sets, and what is wrong with it.
+
+    The one reading of these settings: the import refuses a file with problems, and
+    `Settings.of` refuses a stored value that does not check out."""
+    if not isinstance(raw, dict):
+        return {}, [SettingProblem("timeline", "table", _shown(raw))]
+    values: dict = {}
+    problems: list[SettingProblem] = []
+    for name, value in raw.items():
+        if name not in TIMELINE_SETTINGS:
+            problems.append(SettingProblem(str(name)[:60], "unknown"))
+        elif name == "working_hours":
+            hours = _working_hours(value)
+            if hours is None:
+                problems.append(SettingProblem(name, "hours", _shown(value)))
+            else:
+                values["work_start"], values["work_end"] = hours
+        elif name == "working_days":
+            days = value if isinstance(value, list) else []
+            if days and all(_whole(d) and 1 <= d <= 7 for d in days) \
+                    and len(set(days)) == len(days):
+                values["work_days"] = tuple(sorted(d - 1 for d in days))
+            else:
+                problems.append(SettingProblem(name, "days", _shown(value)))
+        elif name == "droop_factor":
+            low, high = DROOP_FACTOR
+            if not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                    and low < value <= high):
+                problems.append(SettingProblem(name, "factor", _shown(value), low, high))
+            else:
+                values[name] = float(value)
+        else:
+            low, high = WHOLE_SETTINGS[name]
+            if not (_whole(value) and low <= value <= high):
+                problems.append(SettingProblem(name, "whole", _shown(value), low, high))
+            else:  # a minimum group is never below three, whatever the file says
+                values[name] = max(3, value) if name == "min_group" else value
+    return values, problems
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _working_hours(value: object) -> tuple[time, time] | None:
+    """"09:00-17:00" → (09:00, 17:00); None unless both are times and the day starts first."""
+    if not isinstance(value, str) or value.count("-") != 1:
+        return None
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
+    except ValueError:
+        return None
+    if start.tzinfo or end.tzinfo or not start < end:
+        return None
+    return start, end
+
+
+def _shown(value: object) -> str:
+    """The value as the file wrote it, cut short (it goes into a message, never a log)."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = f'"{value}"'
+    else:
+        text = str(value)
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
 @dataclass(frozen=True)
 class Settings:
     """What a programme can change in its TOML (`[timeline]` table); defaults from practice."""
@@ -32,24 +127,17 @@ class Settings:
 
     @classmethod
     def of(cls, programme: Programme) -> "Settings":
-        raw = json.loads(programme.settings_json or "{}").get("timeline", {})
-        values = {}
-        for key in ("weekly_cap", "agenda_days_before", "pulse_first_days", "pulse_every_days",
-                    "post_checkin_weeks", "stale_days"):
-            if isinstance(raw.get(key), int) and raw[key] >= 0:
-                values[key] = raw[key]
-        if isinstance(raw.get("droop_factor"), (int, float)) and raw["droop_factor"] > 1:
-            values["droop_factor"] = float(raw["droop_factor"])
-        if isinstance(raw.get("min_group"), int):
-            values["min_group"] = max(3, raw["min_group"])
-        hours = raw.get("working_hours")
-        if isinstance(hours, str) and "-" in hours:
-            start, end = (time.fromisoformat(p.strip()) for p in hours.split("-", 1))
-            if start < end:
-                values["work_start"], values["work_end"] = start, end
-        days = raw.get("working_days")
-        if isinstance(days, list) and days and all(isinstance(d, int) and 1 <= d <= 7 for d in days):
-            values["work_days"] = tuple(sorted(d - 1 for d in days))
+        """Raises SettingsInvalid (naming the settings, not their values) when a stored
+        setting does not check out."""
+        try:
+            stored = json.loads(programme.settings_json or "{}")
+        except ValueError:
+            raise SettingsInvalid(f"programme {programme.id}: settings are not JSON") from None
+        values, problems = check_timeline(stored.get("timeline", {})
+                                          if isinstance(stored, dict) else None)
+        if problems:
+            names = ", ".join(sorted({p.name for p in problems}))
+            raise SettingsInvalid(f"programme {programme.id}: [timeline] {names} refused")
         return cls(**values)
 
 

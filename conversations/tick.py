@@ -5,11 +5,12 @@ replicas at once, because pairs are leased and proposals are keyed.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
 from conversations.clock import Clock
-from conversations.programme import progress
+from conversations.programme import SettingsInvalid, progress
 from conversations.timeline import Step, plan
 from storage import timeline_facts
 from storage.db import Database
@@ -18,12 +19,16 @@ from storage.outbox import Proposal, propose
 from conversations.catalog import KINDS
 
 FOLLOWUP_AT = (0.3, 0.6)
+# A pair whose planning failed is looked at again after this, not in every tick.
+FAILED_RECHECK = timedelta(hours=1)
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class TickResult:
     pairs: int = 0
     proposed: int = 0
+    failed: int = 0  # pairs (or programmes, for follow-ups) that could not be planned
 
 
 class Ticker:
@@ -41,25 +46,39 @@ class Ticker:
             with self.db.unit() as session:
                 proposals, checks = [], {}
                 for facts in timeline_facts.load(session, pair_ids):
-                    planned = plan(facts, now)
+                    try:
+                        planned = plan(facts, now)
+                        proposals += [_proposal(step, facts.programme.id,
+                                                None if step.kind == "droop_flag"
+                                                else facts.pair_id)
+                                      for step in planned.due]
+                    except Exception as error:  # one pair's trouble never stops the others
+                        _log_failure("planning pair %s", facts.pair_id, error)
+                        result.failed += 1
+                        checks[facts.pair_id] = now + FAILED_RECHECK
+                        continue
                     checks[facts.pair_id] = planned.next_check
-                    proposals += [_proposal(step, facts.programme.id,
-                                            None if step.kind == "droop_flag" else facts.pair_id)
-                                  for step in planned.due]
                 result.proposed += propose(session, proposals)
                 timeline_facts.set_next_checks(session, checks)
             result.pairs += len(pair_ids)
             if len(pair_ids) < self.batch_size:
                 break
-        result.proposed += self._manager_followups(now)
+        result.proposed += self._manager_followups(now, result)
+        if result.failed:
+            log.warning("tick: %d pair(s) or programme(s) could not be planned", result.failed)
         return result
 
-    def _manager_followups(self, now) -> int:
+    def _manager_followups(self, now, result: TickResult) -> int:
         """At about 30 % and 60 % of a programme, remind its managers of pairs not followed up."""
         proposals = []
         with self.db.unit() as session:
             for programme, managers in programmes_for_followup(session, now):
-                share = progress(programme, now)
+                try:
+                    share = progress(programme, now)
+                except Exception as error:
+                    _log_failure("planning follow-ups of programme %s", programme.id, error)
+                    result.failed += 1
+                    continue
                 for number, at in enumerate(FOLLOWUP_AT, 1):
                     if share < at:
                         continue
@@ -71,6 +90,12 @@ class Ticker:
                                     "manager_followup", now, {"pairs": pending[:50]})
                         proposals.append(_proposal(step, programme.id, None))
             return propose(session, proposals)
+
+
+def _log_failure(what: str, ident: int, error: Exception) -> None:
+    """By id and error type only: an exception's text may quote what people wrote."""
+    reason = str(error) if isinstance(error, SettingsInvalid) else type(error).__name__
+    log.error(what + " failed: %s", ident, reason)
 
 
 def _proposal(step: Step, programme_id: int, pair_id: int | None) -> Proposal:

@@ -53,6 +53,7 @@ class ProgrammeFile:
     timezone: str
     settings: dict
     rows: list[RosterRow] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)  # "timeline.weekly_cap" → its line
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
 
@@ -66,7 +67,8 @@ def read_programme(path: Path) -> ProgrammeFile:
     """Parse both files; the result's `problems` is empty only when everything checks out."""
     empty = ProgrammeFile("", "", date.min, date.min, 4, "en", "UTC", {})
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
     except FileNotFoundError:
         empty.problems.append(Problem(0, "file_missing", str(path)))
         return empty
@@ -76,6 +78,7 @@ def read_programme(path: Path) -> ProgrammeFile:
     programme = _programme_fields(raw, empty.problems)
     if programme is None:
         return empty
+    programme.lines = setting_lines(text)
     roster = raw.get("roster")
     if not isinstance(roster, str) or not roster:
         programme.problems.append(Problem(0, "field_missing", "roster"))
@@ -104,7 +107,8 @@ def _programme_fields(raw: dict, problems: list[Problem]) -> ProgrammeFile | Non
     if not valid_timezone(raw["timezone"]):
         problems.append(Problem(0, "timezone_invalid", str(raw["timezone"])))
     name = str(raw["name"]).strip()[:MAX_NAME]
-    settings = {k: v for k, v in raw.items() if isinstance(v, dict)}
+    # `timeline` is kept even when it is not a table, so that the import can say so.
+    settings = {k: v for k, v in raw.items() if isinstance(v, dict) or k == "timeline"}
     return ProgrammeFile(
         slug=slugify(str(raw.get("slug") or name)),
         name=name,
@@ -116,6 +120,25 @@ def _programme_fields(raw: dict, problems: list[Problem]) -> ProgrammeFile | Non
         settings=settings,
         problems=problems,
     )
+
+
+_TABLE = re.compile(r"""^\s*\[\s*([\w-]+|"[^"]*")\s*\]""")
+_KEY = re.compile(r"""^\s*([\w.-]+|"[^"]*"|'[^']*')\s*=""")
+
+
+def setting_lines(text: str) -> dict[str, int]:
+    """Where each key is set: "timeline.weekly_cap" → 14, so a refused setting is named with
+    its line (tomllib keeps no positions). A heuristic: a key-like line inside a multi-line
+    string could be misread, which costs only a line number in a message."""
+    table, lines = "", {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if match := _TABLE.match(line):
+            table = match.group(1).strip('"')
+            lines.setdefault(table, number)
+        elif match := _KEY.match(line):
+            key = match.group(1).strip("\"'")
+            lines.setdefault(f"{table}.{key}" if table else key, number)
+    return lines
 
 
 _ZONES: set[str] = set()
