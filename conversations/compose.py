@@ -11,7 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from conversations import announcement_text
-from conversations.dialogs import Asker, ask
+from conversations.dialogs import Asker, ask, form_opened_by
 from conversations.dialogs.forms import pick_reflection
 from conversations.messages import Button, Message
 from conversations.programme import end_moment, meetings_agreed_by
@@ -103,12 +103,8 @@ def compose(ctx: Context) -> Message:
 
 def _dialog_form(ctx: Context) -> str | None:
     kind = ctx.delivery.kind
-    if kind == "kickoff":
-        return "baseline" if ctx.role == "mentee" else None
-    if kind == "pulse":
-        return f"pulse:{ctx.payload.get('n', 1)}"
-    if kind == "evaluation":
-        return "evaluation"
+    if kind != "reflection":  # the same rule that later recognises an answer as asked for
+        return form_opened_by(kind, ctx.payload, ctx.role)
     asked = answers.asked_questions(ctx.session, ctx.person.id, "reflection:")
     key = pick_reflection(ctx.role, asked, offset=ctx.delivery.id or 0)
     return f"reflection:m{ctx.payload.get('meeting_id', 0)}:{key}" if key else None

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlmodel import Session, delete, select
 
-from storage.tables import Answer, DialogState
+from storage.tables import Answer, Delivery, DialogState
 
 
 def save_answer(session: Session, *, person_id: int, pair_id: int, form: str, question: str,
@@ -55,3 +55,13 @@ def set_dialog(session: Session, *, person_id: int, pair_id: int, form: str, que
 
 def end_dialog(session: Session, person_id: int) -> None:
     session.execute(delete(DialogState).where(DialogState.person_id == person_id))
+
+
+def prompts_sent(session: Session, person_id: int, pair_id: int,
+                 kinds: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(kind, payload JSON) of the prompts of these kinds sent to this person about this pair:
+    which questions they were asked."""
+    query = select(Delivery.kind, Delivery.payload_json).where(
+        Delivery.person_id == person_id, Delivery.pair_id == pair_id, Delivery.status == "sent",
+        Delivery.kind.in_(kinds))
+    return list(session.exec(query))

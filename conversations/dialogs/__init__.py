@@ -6,6 +6,7 @@ reflections, pulses, the kick-off baseline and the evaluation.
 """
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -172,18 +173,65 @@ def answer_in_dialog(turn: Turn, command: Command) -> bool:
     return True
 
 
+# Timeline prompts that open a questionnaire when they are sent (a reflection also does, and
+# records its question as asked then, so its answers are evidence enough).
+OPENING_KINDS = ("kickoff", "pulse", "evaluation")
+
+
+def form_opened_by(kind: str, payload: dict, role: str) -> str | None:
+    """The questionnaire a timeline prompt opens for this role, if any."""
+    if kind == "kickoff":
+        return "baseline" if role == "mentee" else None
+    if kind == "pulse":
+        return f"pulse:{payload.get('n', 1)}"
+    if kind == "evaluation":
+        return "evaluation"
+    return None
+
+
+def was_asked(asker: Asker, form: str) -> bool:
+    """Whether this person was asked `form` about this pair: it is their open dialog, part
+    of it is answered already, or a prompt that opens it was sent to them."""
+    state = answers.dialog_of(asker.session, asker.person_id)
+    if state is not None and (state.pair_id, state.form) == (asker.pair_id, form):
+        return True
+    if answers.answers_for(asker.session, asker.person_id, asker.pair_id, form):
+        return True
+    return any(form_opened_by(kind, json.loads(payload or "{}"), asker.role) == form
+               for kind, payload in answers.prompts_sent(asker.session, asker.person_id,
+                                                         asker.pair_id, OPENING_KINDS))
+
+
+def _asked_of(turn: Turn, form: str) -> Asker | None:
+    """The pair in which this person was asked `form` (their open dialog's pair first)."""
+    state = answers.dialog_of(turn.session, turn.person.id)
+    pairs = [state.pair_id] if state is not None and state.form == form else []
+    pairs += [r.pair.id for r in turn.roles if r.pair is not None and r.pair.id not in pairs]
+    for pair_id in pairs:
+        asker = asker_for(turn, pair_id)
+        if known_form(asker.role, form) and was_asked(asker, form):
+            return asker
+    return None
+
+
 def answer_button(turn: Turn, event: ActionInvoked) -> None:
+    """A rating button: accepted only for the question this person was asked and has not
+    answered yet (a button's value is whatever the platform sends back, so a forged one
+    naming another form, question or number is refused and nothing is stored)."""
     try:
         form, key, value = event.value.split("|")
     except ValueError:
         raise Refusal("errors/stale_button") from None
-    state = answers.dialog_of(turn.session, turn.person.id)
-    pair_id = state.pair_id if state and state.form == form else None
-    if pair_id is None:
-        pair_id = turn.pair_role().pair.id
-    if not known_form(asker_for(turn, pair_id).role, form):
+    if _FORM.fullmatch(form) is None:
         raise Refusal("errors/stale_button")
-    given = answers.answers_for(turn.session, turn.person.id, pair_id, form)
+    asker = _asked_of(turn, form)
+    if asker is None:
+        raise Refusal("dialogs/not_asked", kind=kind_of(form))
+    given = answers.answers_for(turn.session, turn.person.id, asker.pair_id, form)
     if key in given and given[key].rating is not None:
         raise Refusal("dialogs/already_answered")
-    turn.replies.append(answer(asker_for(turn, pair_id), form, key, value))
+    questions = questions_for(asker, form)
+    pending = [q for q in questions if q.key not in given or _placeholder(given[q.key], q)]
+    if not pending or pending[0].key != key or pending[0].kind != "rating":
+        raise Refusal("dialogs/not_asked", kind=kind_of(form))
+    turn.replies.append(answer(asker, form, key, value))

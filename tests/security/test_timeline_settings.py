@@ -49,8 +49,8 @@ def _other_programme(folder):
 
 @pytest.mark.parametrize("timeline,line,words", [
     ('[timeline]\nworking_hours = "09:00-25:00"\n', 12,
-     '`working_hours` must be two times of day like "09:00-17:00", the start before the end, '
-     'not "09:00-25:00"'),
+     ('`working_hours` must be two times of day like "09:00-17:00", the start before the end, '
+      'not "09:00-25:00"')),
     ('[timeline]\nweekly_cap = 3\nworking_hours = "17:00-09:00"\n', 13, "`working_hours`"),
     ("[timeline]\nworking_days = [0, 1, 8]\n", 12,
      "`working_days` must list days of the week as numbers, Monday = 1 to Sunday = 7"),
@@ -118,8 +118,8 @@ async def test_a_broken_programme_does_not_stop_the_tick_for_the_others(
     assert {s.email for s in messenger.sent} == AT_WORK and sent.failed == 0
     assert not [s for s in messenger.sent if s.email in OTHER]
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert errors == [f"planning pair {broken[0]} failed: programme 2: [timeline] "
-                      "working_hours refused"], errors
+    assert errors == [(f"planning pair {broken[0]} failed: programme 2: [timeline] "
+                       "working_hours refused")], errors
     with services.db.unit() as s:  # looked at again in an hour, not in every tick
         pair = s.get(Pair, broken[0])
         assert pair.next_check_at.astimezone(UTC) == datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
