@@ -88,7 +88,7 @@ def sample(group: bool, met: bool, ended: bool, role: str) -> dict:
         choices=["Lars, Omar (Nordlys)"], hint="", key="p1", code="syntax", fields=["x"],
         count=3, audience="mentees", preview="Hello", items=[], attending=True,
         marked="p1", pending=["p2"], pairs=["p2"], path="report.html", file="roster.csv",
-        problems=[], warnings=[], summary=SimpleNamespace(programme_created=True,
+        problems=[], warnings=[], known=["weekly_cap"], summary=SimpleNamespace(programme_created=True,
                                                           programme="Nordlys", changed=False),
         answers=1, agendas=1, notes=1, messages=1, size=10, name="Anna", person_name="Anna",
         length=5000, limit=4000, goal="saying no", kind="rating", number=1, optional=True,
