@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bot.logs import configure as configure_logging
 from conversations.clock import Clock, FakeClock
 from conversations.engine import Engine
 from conversations.outbox import Dispatcher, Messenger
@@ -177,10 +178,7 @@ def cmd_migrate(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
     parser = argparse.ArgumentParser(prog="app.py", description="Mentoring companion bot")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("run", "serve"):

@@ -16,6 +16,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.console.messenger import ConsoleMessenger
+from bot.logs import AccessLog
 from bot.report.admin import add_admin_routes
 from bot.routing import RoutingMessenger
 from storage.db import Unavailable
@@ -105,5 +106,5 @@ def serve(args, build_services: Callable) -> int:
         print("  Console inbox: on. Chat as a participant in another terminal, for example:")
         print("    .venv/bin/python app.py console --as jonas.berg@example.org")
     print(f"  Scheduler: one tick every {args.tick_seconds:g} s. Health: /healthz. Ctrl+C stops.")
-    web.run_app(app, host=args.host, port=args.port, print=None)
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log_class=AccessLog)
     return 0
