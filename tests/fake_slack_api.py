@@ -347,6 +347,15 @@ def signed(body: str, *, secret: str = SECRET, timestamp: int | None = None) -> 
     return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}"}
 
 
+def event_body(event: dict, event_id: str | None = None, team: str = TEAM) -> str:
+    """An Events API request as Slack sends it, from the workspace `team`."""
+    return json.dumps({
+        "token": "legacy", "team_id": team, "api_app_id": APP_ID, "event": event,
+        "type": "event_callback", "event_id": event_id or f"Ev{uuid.uuid4().hex[:10]}",
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": team, "user_id": BOT_USER, "is_bot": True}]})
+
+
 def text_of(message: dict) -> str:
     """Every mrkdwn text of a posted message's blocks, in order (what the person reads)."""
     parts = []
@@ -411,11 +420,7 @@ class Workspace:
         return key
 
     def event_body(self, event: dict, event_id: str | None = None) -> str:
-        return json.dumps({
-            "token": "legacy", "team_id": TEAM, "api_app_id": APP_ID, "event": event,
-            "type": "event_callback", "event_id": event_id or f"Ev{uuid.uuid4().hex[:10]}",
-            "event_time": int(time.time()),
-            "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}]})
+        return event_body(event, event_id)
 
     async def dm(self, user: str, text: str, event_id: str | None = None,
                  headers: dict | None = None) -> int:

@@ -21,7 +21,17 @@ import pytest
 
 from storage.db import Database
 from storage.migrate import upgrade
-from tests.fake_slack_api import APP_ID, ID, SECRET, TEAM, TOKEN, FakeSlack, dm_of, signed
+from tests.fake_slack_api import (
+    APP_ID,
+    ID,
+    SECRET,
+    TEAM,
+    TOKEN,
+    FakeSlack,
+    dm_of,
+    event_body,
+    signed,
+)
 from tests.faults.serving import Serve, until
 from tests.helpers import import_programme
 
@@ -63,12 +73,9 @@ def command(fake: FakeSlack, user: str, text: str, key: str, team: str = TEAM, *
 
 
 def event(user: str, text: str) -> str:
-    return json.dumps({
-        "team_id": TEAM, "api_app_id": APP_ID, "type": "event_callback",
-        "event_id": f"Ev{uuid.uuid4().hex[:10]}", "event_time": int(time.time()),
-        "authorizations": [{"team_id": TEAM, "user_id": "U0BOT", "is_bot": True}],
-        "event": {"type": "message", "channel": dm_of(user), "channel_type": "im", "user": user,
-                  "text": text, "ts": f"{time.time():.6f}", "client_msg_id": str(uuid.uuid4())}})
+    return event_body({"type": "message", "channel": dm_of(user), "channel_type": "im",
+                       "user": user, "text": text, "ts": f"{time.time():.6f}",
+                       "client_msg_id": str(uuid.uuid4())})
 
 
 async def post(http: aiohttp.ClientSession, server: Serve, body: str | bytes, content_type: str,

@@ -18,7 +18,7 @@ import pytest
 from sqlmodel import select
 
 from storage.tables import Agenda, Identity
-from tests.fake_slack_api import APP_ID, ID, SECRET, TEAM, dm_of, workspace
+from tests.fake_slack_api import APP_ID, ID, SECRET, TEAM, dm_of, event_body, workspace
 from tests.helpers import import_programme, snapshot
 
 JONAS = ID["jonas.berg@example.org"]
@@ -32,12 +32,12 @@ MALFORMED = {
     "a payload that is a list": ("payload=" + urllib.parse.quote("[1, 2]"), FORM),
     "a payload that is a string": ("payload=" + urllib.parse.quote('"hello"'), FORM),
     "JSON cut short": ('{"type": "event_callback", "event": {', JSON),
-    "nested ten thousand deep": ('{"a":' * 10_000 + "1" + "}" * 10_000, JSON),
+    "nested ten thousand deep": (('{"a":' * 10_000) + "1" + ("}" * 10_000), JSON),
     "an event that is not an object": ('{"type": "event_callback", "event": "x"}', JSON),
     "actions that are not a list": ("payload=" + urllib.parse.quote(json.dumps(
         {"type": "block_actions", "user": {"id": JONAS}, "actions": "snooze"})), FORM),
-    "authorizations that are text": ('{"type": "event_callback", "authorizations": "T0",'
-                                     ' "event": {"type": "message"}}', JSON),
+    "authorizations that are text": (json.dumps({"type": "event_callback", "authorizations": "T0",
+                                                 "event": {"type": "message"}}), JSON),
     "not UTF-8": (b"text=\xff\xfe" + PRIVATE.encode(), FORM),
 }
 
@@ -108,12 +108,9 @@ def command(slack, text: str, key: str, **fields: str) -> str:
 
 
 def dm(team: str, text: str) -> str:
-    return json.dumps({
-        "team_id": team, "api_app_id": APP_ID, "type": "event_callback",
-        "event_id": f"Ev{uuid.uuid4().hex[:10]}", "event_time": int(time.time()),
-        "authorizations": [{"team_id": team, "user_id": "U0BOT", "is_bot": True}],
-        "event": {"type": "message", "channel": dm_of(JONAS), "channel_type": "im", "user": JONAS,
-                  "team": team, "text": text, "ts": f"{time.time():.6f}"}})
+    return event_body({"type": "message", "channel": dm_of(JONAS), "channel_type": "im",
+                       "user": JONAS, "team": team, "text": text, "ts": f"{time.time():.6f}"},
+                      team=team)
 
 
 def press(team: str, user_team: str) -> str:
