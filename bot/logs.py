@@ -17,9 +17,11 @@ from __future__ import annotations
 import logging
 import re
 import traceback
+from pathlib import Path
 
 from aiohttp.abc import AbstractAccessLogger
 
+ROOT = f"{Path(__file__).resolve().parents[1]}/"  # the checkout: paths in it are named from here
 OWN = ("bot", "conversations", "storage", "mentor")
 QUOTING = ("slack_bolt", "slack_sdk")  # libraries that log request and response bodies
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -28,6 +30,7 @@ FRAMES = 6  # innermost frames named for an error
 # direction-changing marks that can make a line read as something else.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_LIBRARY = re.compile(r".*/(site-packages|dist-packages|lib/python3\.\d+)/")
 
 
 def escape(text: str) -> str:
@@ -61,14 +64,10 @@ def error_summary(error: BaseException) -> str:
 
 
 def _short_path(path: str) -> str:
-    for marker in ("/site-packages/", "/lib/python"):
-        if marker in path:
-            return path.split(marker, 1)[1]
-    for top in OWN + ("app.py",):
-        index = path.rfind("/" + top)
-        if index >= 0:
-            return path[index + 1:]
-    return path
+    library = _LIBRARY.search(path)
+    if library:
+        return path[library.end():]
+    return path.removeprefix(ROOT)
 
 
 class OneLine(logging.Filter):
@@ -107,6 +106,9 @@ def configure(level: str = "INFO") -> None:
     root.setLevel(logging.WARNING)
     for name in OWN + ("aiohttp.access",):
         logging.getLogger(name).setLevel(logging.INFO if unknown else chosen)
+    # A beat skipped while the last one still runs is by design (max_instances=1); the beat
+    # logs its own failures (bot/web.py).
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     if unknown:
         logging.getLogger("mentor").warning("LOG_LEVEL=%s is not a level; using INFO", level)
 

@@ -7,7 +7,9 @@ a correctly signed ordinary command, then the whole output of the process is sea
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging
 import os
 import re
 import time
@@ -159,3 +161,39 @@ async def test_a_newline_in_user_text_cannot_start_a_log_line(serving):
     assert not any("\x1b" in line or "\r" in line for line in lines)
     assert any("T0OTHER" in line and "another workspace" in line for line in lines), lines
     assert fake.to("response_url") == []
+
+
+def test_an_error_is_logged_by_type_and_place_on_one_line_never_its_message():
+    """What the set-up in bot/logs.py does to a record: the same for every logger."""
+    from bot.logs import FORMAT, OneLine
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.addFilter(OneLine())
+    log = logging.getLogger(f"bot.test_logs.{uuid.uuid4().hex}")
+    log.addHandler(handler)
+    log.propagate = False
+    log.setLevel(logging.DEBUG)
+    secret = "PRIVATE agenda: saying no"
+    try:
+        try:
+            int(secret)
+        except ValueError as error:
+            raise KeyError(f"{secret}\nFORGED line") from error
+    except KeyError:
+        log.exception("the tick failed for %s", "pair 7\n1999-01-01 FORGED\x1b[2J\u202e")
+    log.getChild("slack_sdk").info("not ours, but under bot: kept %s", "\r\n")
+    logging.getLogger("slack_sdk.web").addHandler(handler)
+    logging.getLogger("slack_sdk.web").warning("Received a response: %s", secret)
+    logging.getLogger("slack_sdk.web").removeHandler(handler)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3, lines
+    assert "PRIVATE" not in out.getvalue() and "\x1b" not in out.getvalue()
+    here = "tests/security/test_logs.py:"
+    first = lines[0].split(": ", 1)[1]
+    assert first.startswith("the tick failed for pair 7\\n1999-01-01 FORGED\\x1b[2J\\u202e "
+                            f"[KeyError at {here}"), first
+    assert f"; from ValueError at {here}" in first and first.endswith(" (message withheld)]")
+    assert lines[1].endswith("kept \\r\\n")
+    assert "WARNING slack_sdk.web: withheld" in lines[2]
