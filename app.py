@@ -178,7 +178,6 @@ def cmd_migrate(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
     parser = argparse.ArgumentParser(prog="app.py", description="Mentoring companion bot")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("run", "serve"):
@@ -226,4 +225,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))  # the process's, so not in main()
     sys.exit(main())
