@@ -5,6 +5,11 @@ syntax tree is checked first (plain names only: no attributes, calls, filters, o
 loops); rendering then runs in Jinja2's immutable sandbox with `*`/`**` intercepted, every
 attribute denied, undefined names strict, and the result capped in size. Defence in depth:
 the check alone already refuses `{{ ''.__class__ }}` and `{{ 'a' * 10**7 }}`.
+
+The template is lexed (flat, no recursion) before it is parsed: a field holds a name and
+nothing else, so an expression of more than a few tokens, or any `{% … %}` statement, is
+refused there. Jinja2's parser recurses once per nesting level, so `{{ ((((…)))) }}` would
+otherwise end in a RecursionError instead of an answer.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 FIELDS = ("first_name", "programme", "partner")
 MAX_TEMPLATE = 2000
 MAX_RENDERED = 4000
+MAX_FIELD_TOKENS = 8  # `{{ first_name }}` lexes to 5 tokens with its whitespace
 
 
 class TextRefused(Exception):
@@ -48,9 +54,12 @@ def check(template: str) -> None:
     if len(template) > MAX_TEMPLATE:
         raise TextRefused("too_long", str(MAX_TEMPLATE))
     try:
+        _check_tokens(template)
         tree = _ENV.parse(template)
     except TemplateSyntaxError as error:
         raise TextRefused("syntax", str(error.message or "")[:80]) from None
+    except RecursionError:  # not reachable after the token check; never a traceback anyway
+        raise TextRefused("not_allowed", "( … )") from None
     for node in tree.body:
         if not isinstance(node, nodes.Output):
             raise TextRefused("not_allowed", "{% … %}")
@@ -62,6 +71,20 @@ def check(template: str) -> None:
             if isinstance(part, nodes.Name):
                 raise TextRefused("unknown_field", part.name[:40])
             raise TextRefused("not_allowed", type(part).__name__)
+
+
+def _check_tokens(template: str) -> None:
+    """Refuse statements and long expressions before the (recursive) parser sees them."""
+    tokens = 0
+    for _, kind, _ in _ENV.lex(template):
+        if kind in ("block_begin", "line_statement_begin"):
+            raise TextRefused("not_allowed", "{% … %}")
+        if kind == "variable_begin":
+            tokens = 0
+        elif kind != "data":
+            tokens += 1
+            if tokens > MAX_FIELD_TOKENS:
+                raise TextRefused("not_allowed", "{{ … }}")
 
 
 def render(template: str, *, first_name: str, programme: str, partner: str) -> str:

@@ -43,6 +43,25 @@ def pair_exists(session: Session, programme_id: int, key: str) -> bool:
                                               Pair.key == key, Pair.active)).first() is not None
 
 
+def partner_names(session: Session, pair_ids: set[int | None]) -> dict[int, list[tuple[int, str]]]:
+    """Pair id → (person id, name) of its active members: who `{{ partner }}` names."""
+    result: dict[int, list[tuple[int, str]]] = {}
+    wanted = [p for p in pair_ids if p is not None]
+    for start in range(0, len(wanted), 500):
+        for pair_id, person_id, name in session.exec(
+                select(Membership.pair_id, Person.id, Person.name)
+                .join(Person, Person.id == Membership.person_id)
+                .where(Membership.pair_id.in_(wanted[start:start + 500]), Membership.active)):
+            result.setdefault(pair_id, []).append((person_id, name))
+    return result
+
+
+def addressed_to(session: Session, announcement_id: int, person_id: int) -> bool:
+    """Whether this announcement was queued for this person (the outbox row its RSVP answers)."""
+    return session.exec(select(Delivery.id).where(
+        Delivery.key == f"announce:{announcement_id}:{person_id}")).first() is not None
+
+
 def create(session: Session, **values) -> Announcement:
     announcement = Announcement(**values)
     session.add(announcement)

@@ -96,14 +96,47 @@ def draft(turn: Turn, role: Role, text: str, *, send_at: datetime | None = None)
                                  author_id=turn.person.id, audience=audience, template=rest,
                                  event_at=event_at, send_at=send_at or turn.now, rsvp=event_at is not None,
                                  recipients=len(members), created_at=turn.now)
-    sample, _ = members[0]
-    preview = announcement_text.render(rest, first_name=sample.name.split()[0],
-                                       programme=role.programme.name, partner="…")
+    partners = announcements.partner_names(turn.session, {pair_id for _, pair_id in members})
+    try:
+        _render_longest(turn, role, rest, members, partners, event_at)
+        sample, pair_id = members[0]
+        preview = announcement_text.render(rest, first_name=_first(sample.name),
+                                           programme=role.programme.name,
+                                           partner=_partner(sample.id, partners.get(pair_id, [])))
+    except announcement_text.TextRefused as refused:
+        raise Refusal("announce/text_refused", code=refused.code, detail=refused.detail,
+                      fields=announcement_text.FIELDS) from None
     turn.say("announce/preview", count=len(members), audience=audience, preview=preview,
              when=event_at.astimezone(turn.tz) if event_at else None,
              send_at=saved.send_at.astimezone(turn.tz) if send_at else None,
              buttons=(Button(turn.text("buttons/announce_send"), SEND, str(saved.id), "primary"),
                       Button(turn.text("buttons/announce_cancel"), CANCEL, str(saved.id))))
+
+
+def _first(name: str) -> str:
+    return name.split()[0] if name.split() else name
+
+
+def _partner(person_id: int, members: list[tuple[int, str]]) -> str:
+    """What `{{ partner }}` becomes for this reader (as composing fills it in at send time)."""
+    return ", ".join(_first(name) for other, name in members if other != person_id)
+
+
+def _render_longest(turn: Turn, role: Role, template: str, members, partners, event_at) -> None:
+    """Render the text as the audience's longest first name and longest partner list would
+    get it, in every language of the audience: no reader's copy is longer, so a send that
+    passed the preview cannot be refused for one recipient."""
+    first_name = max((_first(p.name) for p, _ in members), key=len)
+    partner = max((_partner(p.id, partners.get(pair_id, [])) for p, pair_id in members),
+                  key=len)
+    text = announcement_text.render(template, first_name=first_name,
+                                    programme=role.programme.name, partner=partner)
+    for lang in sorted({p.language if p.language in ("en", "da") else "en" for p, _ in members}):
+        for reminder in (False, True):
+            turn.texts.render(lang, "timeline/announcement", text=text, when=event_at,
+                              reminder=reminder, first_name=first_name,
+                              programme=role.programme.name, partners=[], role="mentee",
+                              followup=False)
 
 
 def confirm(turn: Turn, role: Role, saved) -> None:
@@ -170,6 +203,9 @@ def rsvp(turn: Turn, event: ActionInvoked) -> None:
     saved = announcements.get(turn.session, int(match.group(1))) if match else None
     if saved is None or not any(r.programme.id == saved.programme_id for r in turn.roles):
         raise Refusal("errors/stale_button")
+    if saved.status != "sent" or not saved.rsvp \
+            or not announcements.addressed_to(turn.session, saved.id, turn.person.id):
+        raise Refusal("announce/rsvp_closed")
     attending = match.group(2) == "yes"
     announcements.answer_rsvp(turn.session, saved.id, turn.person.id, attending, turn.now)
     turn.say("announce/rsvp_thanks", attending=attending)
