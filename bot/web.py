@@ -24,16 +24,22 @@ from storage.outbox import ping
 
 log = logging.getLogger(__name__)
 PLATFORMS = ("slack", "teams")
+HEALTH_SECONDS = 0.8
 
 
 def make_app(services, router: RoutingMessenger, env: dict[str, str]) -> tuple[web.Application, list[str]]:
     app = web.Application(client_max_size=1024 * 1024)
     app["services"] = services
 
+    pinging: list[asyncio.Future] = []  # at most one ping in flight, however often it is asked
+
     async def health(request: web.Request) -> web.Response:
+        """200 or 503 within a second: a database that does not answer is an outage too."""
+        if not pinging or pinging[0].done():
+            pinging[:] = [asyncio.ensure_future(asyncio.to_thread(_ping, services.db))]
         try:
-            await asyncio.to_thread(_ping, services.db)
-        except Unavailable:
+            await asyncio.wait_for(asyncio.shield(pinging[0]), HEALTH_SECONDS)
+        except (*Unavailable, TimeoutError):
             return web.json_response({"status": "database unavailable"}, status=503)
         return web.json_response({"status": "ok"})
 
@@ -73,7 +79,7 @@ def console_inbox_wanted(env: dict[str, str]) -> bool:
 
 
 def serve(args, build_services: Callable) -> int:
-    env = dict(os.environ)
+    env = {**os.environ, "HOST": args.host}  # --host wins; /admin's cookie depends on it
     router = RoutingMessenger({}, ConsoleMessenger() if console_inbox_wanted(env) else None)
     services = build_services(router)
     app, banner = make_app(services, router, env)

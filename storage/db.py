@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 DEFAULT_URL = "sqlite:///mentor.db"
+CONNECT_SECONDS = 5
 
 
 def database_url() -> str:
@@ -25,8 +26,10 @@ def make_engine(url: str | None = None) -> Engine:
                                hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    # A server that accepts the connection and then says nothing must not hold a thread
+    # (and whoever waits on it) for minutes: give up connecting after a few seconds.
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
-                         hide_parameters=True)
+                         hide_parameters=True, connect_args={"connect_timeout": CONNECT_SECONDS})
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

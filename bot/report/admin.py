@@ -4,19 +4,25 @@
     GET /admin/<slug>          one programme's report as HTML      (?lang=en|da)
     GET /admin/<slug>.csv      the same figures as CSV
 
-The token comes as `Authorization: Bearer <token>` or once as `?token=<token>`; a good token
-in the query also sets an HttpOnly cookie (a keyed hash of the token, not the token), so the
-links on the page work without carrying the token. Without ADMIN_TOKEN the pages do not exist
-(404) and the log says how to turn them on; a missing or wrong token is 401. The token never
-reaches the log: the access log line is redacted.
+The token comes as `Authorization: Bearer <token>` or once as `?token=<token>`. A good token
+in the query is answered with a redirect (303) to the same page without it, setting an
+HttpOnly session cookie: its issue time and an HMAC of it under a key derived from the token
+(never the token itself). The server refuses the cookie once it is older than eight hours,
+whatever the browser keeps, and every cookie dies when ADMIN_TOKEN changes. The cookie is
+`Secure` unless `HOST` is a loopback address (`COOKIE_SECURE=1`/`0` overrides, e.g. behind a
+TLS proxy). Without ADMIN_TOKEN the pages do not exist (404) and the log says how to turn
+them on; a missing or wrong token is 401. The token never reaches the log: the access log
+line is redacted.
 """
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import logging
 import re
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
@@ -27,6 +33,7 @@ from storage import report
 
 log = logging.getLogger(__name__)
 COOKIE = "mentor_admin"
+SESSION = timedelta(hours=8)
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
                                "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
@@ -55,11 +62,28 @@ def _install_redaction() -> None:
         access.addFilter(_RedactToken())
 
 
-def _cookie_value(token: str) -> str:
-    return hmac.new(token.encode(), b"mentor-admin-cookie", hashlib.sha256).hexdigest()
+def _cookie_key(token: str) -> bytes:
+    return hmac.new(token.encode(), b"mentor-admin-session-key", hashlib.sha256).digest()
 
 
-def _authorised(request: web.Request, token: str) -> tuple[bool, bool]:
+def session_cookie(token: str, issued: datetime) -> str:
+    """`<issue time, unix seconds>.<HMAC of it>`: the server, not the browser, judges its age."""
+    stamp = str(int(issued.timestamp()))
+    return f"{stamp}.{hmac.new(_cookie_key(token), stamp.encode(), hashlib.sha256).hexdigest()}"
+
+
+def _session_valid(cookie: str, token: str, now: datetime) -> bool:
+    stamp, _, _ = cookie.partition(".")
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+        return False
+    if not hmac.compare_digest(cookie.encode(), session_cookie(token, datetime.fromtimestamp(
+            int(stamp), now.tzinfo)).encode()):
+        return False
+    age = now.timestamp() - int(stamp)
+    return -60 <= age <= SESSION.total_seconds()  # a minute of clock skew between replicas
+
+
+def _authorised(request: web.Request, token: str, now: datetime) -> tuple[bool, bool]:
     """(allowed, came with the query token); compared in constant time."""
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer " and hmac.compare_digest(header[7:].strip().encode(),
@@ -68,9 +92,20 @@ def _authorised(request: web.Request, token: str) -> tuple[bool, bool]:
     query = request.query.get("token")
     if query is not None and hmac.compare_digest(query.encode(), token.encode()):
         return True, True
-    cookie = request.cookies.get(COOKIE, "")
-    return bool(cookie) and hmac.compare_digest(cookie.encode(),
-                                                _cookie_value(token).encode()), False
+    return _session_valid(request.cookies.get(COOKIE, ""), token, now), False
+
+
+def cookie_secure(env: dict[str, str]) -> bool:
+    """`Secure` unless `serve` listens on loopback only; COOKIE_SECURE=1/0 says it outright."""
+    if env.get("COOKIE_SECURE", "").strip() in ("0", "1"):
+        return env["COOKIE_SECURE"].strip() == "1"
+    host = env.get("HOST", "").strip() or "127.0.0.1"
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return True
 
 
 def add_admin_routes(app: web.Application, services, env: dict[str, str]) -> str:
@@ -91,20 +126,29 @@ def add_admin_routes(app: web.Application, services, env: dict[str, str]) -> str
         app.router.add_get("/admin/{name}", off)
         return "Admin reports: off (set ADMIN_TOKEN to serve /admin)"
 
+    secure = cookie_secure(env)
+
     def guard(handler):
         async def guarded(request: web.Request) -> web.StreamResponse:
-            allowed, from_query = _authorised(request, token)
+            now = services.clock.now()
+            allowed, from_query = _authorised(request, token, now)
             if not allowed:
-                log.info("%s %s: 401, no valid admin token", request.method, request.path)
+                log.info("%s %s: 401, no valid admin token or session", request.method,
+                         request.path)
                 raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Bearer realm="admin"',
                                                     **HEADERS})
+            if from_query:  # the token leaves the address bar (and history) at once
+                query = request.rel_url.query.copy()
+                query.popall("token", None)
+                response = web.Response(status=303, headers={
+                    **HEADERS, "Location": str(request.rel_url.with_query(query))})
+                response.set_cookie(COOKIE, session_cookie(token, now), path="/admin",
+                                    httponly=True, samesite="Strict",
+                                    max_age=int(SESSION.total_seconds()),
+                                    secure=secure or request.secure)
+                return response
             response = await handler(request)
             response.headers.update(HEADERS)
-            if from_query:
-                response.set_cookie(COOKIE, _cookie_value(token), path="/admin", httponly=True,
-                                    samesite="Strict", max_age=8 * 3600,
-                                    secure=request.secure or
-                                    request.headers.get("X-Forwarded-Proto") == "https")
             return response
         return guarded
 
