@@ -93,7 +93,8 @@ def cmd_import(args) -> int:
     upgrade(db.engine)
     # The engine's clock, not the machine's: a rehearsal (`--now`) imports at its own moment,
     # so pairs start when the rehearsed programme does.
-    return import_file(db, Path(args.file), parse_now(args.now).now(), Texts(), sys.stdout)
+    return import_file(db, Path(args.file), parse_now(args.now).now(), Texts(), sys.stdout,
+                       roster=Path(args.roster) if args.roster else None)
 
 
 def cmd_console(args) -> int:
@@ -193,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("import", help="import or update a programme from its TOML file")
     p.add_argument("file")
     p.add_argument("--now", help="import as of this ISO datetime (a rehearsal clock)")
+    p.add_argument("--roster", help="the roster CSV, instead of the programme file's `roster` "
+                                    "(which must lie in the programme file's folder)")
     p.set_defaults(func=cmd_import)
     p = sub.add_parser("simulate", help="run a programme start to end on a fake clock")
     p.add_argument("--pairs", type=int, default=0, help="simulate N generated pairs instead")

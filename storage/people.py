@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
+from storage.emails import normal_email
 from storage.tables import Identity, Membership, Pair, Person, Programme
 
 
@@ -23,7 +24,7 @@ class Role:
 
 
 def person_by_email(session: Session, email: str) -> Person | None:
-    return session.exec(select(Person).where(Person.email == email.strip().lower())).first()
+    return session.exec(select(Person).where(Person.email == normal_email(email))).first()
 
 
 def person_by_identity(session: Session, platform: str, user_id: str) -> Person | None:

@@ -2,17 +2,27 @@
 
 Checking is separate from storing so a broken file imports nothing: every problem is collected
 with its line number, and the caller stores only a file that has none.
+
+Both files are read only when they are regular files of a sane size: the roster named in the
+TOML must stay inside the TOML's folder (no `../`, no absolute path, no symlink out of it)
+unless the person at the command line names it themselves, and a directory, a device or a
+named pipe is refused before it is read.
 """
 from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import stat
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
+
+from storage.emails import email_problem, normal_email, shown
 
 HEADER = ["email", "name", "role", "pair", "timezone", "language"]
 ROLES = ("mentor", "mentee", "manager")
@@ -20,6 +30,10 @@ LANGUAGES = ("en", "da")
 EMAIL = re.compile(r"^[^@\s<>,;\x00-\x1f\x7f]+@[^@\s<>,;\x00-\x1f\x7f]+\.[^@\s<>,;\x00-\x1f\x7f]+$")
 MAX_MENTEES_PER_MENTOR = 5
 MAX_NAME = 200
+MAX_ROSTER_BYTES = 20 * 1024 * 1024
+MAX_TOML_BYTES = 1024 * 1024
+# Bidirectional embeddings, overrides, isolates and marks: they reorder how a name is shown.
+BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F])
 
 
 @dataclass(frozen=True)
@@ -63,14 +77,57 @@ def slugify(text: str) -> str:
     return slug[:120] or "programme"
 
 
-def read_programme(path: Path) -> ProgrammeFile:
-    """Parse both files; the result's `problems` is empty only when everything checks out."""
+class Unreadable(Exception):
+    """A file that is not read at all; `code` picks the sentence."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def read_limited(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes.
+
+    Opened without blocking and checked on the open descriptor, so a named pipe cannot hang
+    the import and nothing is swapped in between the check and the read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise Unreadable("missing") from None
+    except IsADirectoryError:
+        raise Unreadable("not_a_file") from None
+    except OSError:  # permissions, a dangling or looping symlink, a socket …
+        raise Unreadable("not_readable") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise Unreadable("not_a_file")
+        if info.st_size > limit:
+            raise Unreadable("too_large")
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            data = file.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise Unreadable("too_large")
+    return data
+
+
+def read_programme(path: Path, roster: Path | None = None) -> ProgrammeFile:
+    """Parse both files; the result's `problems` is empty only when everything checks out.
+
+    `roster`: a roster file the caller named explicitly (the command line's `--roster`), used
+    instead of the TOML's `roster` setting and trusted wherever it lies.
+    """
     empty = ProgrammeFile("", "", date.min, date.min, 4, "en", "UTC", {})
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_limited(path, MAX_TOML_BYTES).decode("utf-8")
         raw = tomllib.loads(text)
-    except FileNotFoundError:
-        empty.problems.append(Problem(0, "file_missing", str(path)))
+    except Unreadable as error:
+        missing = error.code == "missing"
+        empty.problems.append(Problem(0, "file_missing" if missing else f"toml_{error.code}",
+                                      str(path) if missing else path.name))
         return empty
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         empty.problems.append(Problem(0, "toml_invalid", str(error)[:200]))
@@ -79,12 +136,26 @@ def read_programme(path: Path) -> ProgrammeFile:
     if programme is None:
         return empty
     programme.lines = setting_lines(text)
-    roster = raw.get("roster")
-    if not isinstance(roster, str) or not roster:
-        programme.problems.append(Problem(0, "field_missing", "roster"))
-        return programme
-    _read_roster(path.parent / roster, programme)
+    if roster is None:
+        name = raw.get("roster")
+        if not isinstance(name, str) or not name:
+            programme.problems.append(Problem(0, "field_missing", "roster"))
+            return programme
+        roster = _inside(path.parent, name)
+        if roster is None:
+            programme.problems.append(Problem(0, "roster_outside", name[:200]))
+            return programme
+    _read_roster(roster, programme)
     return programme
+
+
+def _inside(folder: Path, name: str) -> Path | None:
+    """The roster's path when it resolves (symlinks followed) inside the TOML's folder."""
+    if "\x00" in name:
+        return None
+    base = folder.resolve()
+    target = (base / name).resolve()
+    return target if target != base and target.is_relative_to(base) else None
 
 
 def _programme_fields(raw: dict, problems: list[Problem]) -> ProgrammeFile | None:
@@ -156,12 +227,13 @@ def valid_timezone(name: object) -> bool:
 def _read_roster(path: Path, programme: ProgrammeFile) -> None:
     problems = programme.problems
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        problems.append(Problem(0, "roster_missing", path.name))
+        data = read_limited(path, MAX_ROSTER_BYTES)
+        text = data.decode("utf-8-sig")
+    except Unreadable as error:
+        problems.append(Problem(0, f"roster_{error.code}", path.name))
         return
     except UnicodeDecodeError as error:
-        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        line = data[: error.start].count(b"\n") + 1
         problems.append(Problem(line, "not_utf8"))
         return
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -170,6 +242,7 @@ def _read_roster(path: Path, programme: ProgrammeFile) -> None:
         problems.append(Problem(1, "header_invalid", ",".join(HEADER)))
         return
     seen: dict[tuple[str, str], int] = {}
+    spelled: dict[str, tuple[str, int]] = {}  # normal address → (how it was written, line)
     try:
         for cells in reader:
             line = reader.line_num
@@ -177,6 +250,12 @@ def _read_roster(path: Path, programme: ProgrammeFile) -> None:
                 continue
             row = _check_row(line, cells, problems)
             if row is None:
+                continue
+            written = cells[0].strip().lower()
+            first = spelled.setdefault(row.email, (written, line))
+            if first[0] != written:  # two spellings, one address: which one is meant?
+                problems.append(Problem(line, "email_duplicate",
+                                        f"{shown(cells[0].strip())[:80]} {first[1]}"))
                 continue
             key = (row.email, row.pair)
             if key in seen:
@@ -195,9 +274,12 @@ def _check_row(line: int, cells: list[str], problems: list[Problem]) -> RosterRo
         problems.append(Problem(line, "column_count", str(len(cells))))
         return None
     email, name, role, pair, zone, language = (c.strip() for c in cells)
-    email = email.lower()
+    email = normal_email(email)
+    name = clean_name(name)
     before = len(problems)
-    if not EMAIL.match(email) or len(email) > 254:
+    if email_problem(email):
+        problems.append(Problem(line, email_problem(email), shown(email)[:120]))
+    elif not EMAIL.match(email) or len(email) > 254:
         problems.append(Problem(line, "email_invalid", email[:80]))
     if not name or len(name) > MAX_NAME or any(ord(c) < 32 for c in name):
         problems.append(Problem(line, "name_invalid"))
@@ -214,6 +296,11 @@ def _check_row(line: int, cells: list[str], problems: list[Problem]) -> RosterRo
     if len(problems) > before:
         return None
     return RosterRow(line, email, name, role, pair if role != "manager" else "", zone, language)
+
+
+def clean_name(name: str) -> str:
+    """Without direction controls (a name must not reorder the text around it), NFC."""
+    return unicodedata.normalize("NFC", name.translate(BIDI_CONTROLS)).strip()
 
 
 def _check_groups(programme: ProgrammeFile) -> None:

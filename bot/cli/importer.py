@@ -17,9 +17,12 @@ from storage.tables import Programme
 
 
 def import_file(db: Database, path: Path, now: datetime, texts: Texts, out: TextIO,
-                lang: str = "en") -> int:
-    """0 when imported (or nothing changed), 1 when the file was rejected and nothing stored."""
-    parsed = read_programme(path)
+                lang: str = "en", roster: Path | None = None) -> int:
+    """0 when imported (or nothing changed), 1 when the file was rejected and nothing stored.
+
+    `roster`: named by the person at the command line, so it may lie anywhere; the programme
+    file's own `roster` setting must stay inside the programme file's folder."""
+    parsed = read_programme(path, roster)
     problems = [*parsed.problems, *timeline_problems(parsed)]
     if problems:
         print(_plain(texts.render(lang, "cli/import_problems", file=path.name,
