@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from conversations.dialogs.forms import EVALUATION_LIKERT, EVALUATION_OPEN
-from conversations.programme import (Settings, end_moment, meetings_agreed_by,
-                                     meetings_agreed_total, phase, start_moment)
+from conversations.programme import (Settings, end_moment, evaluation_closes,
+                                     meetings_agreed_by, meetings_agreed_total, phase,
+                                     start_moment)
 from storage import report
 from storage.tables import Programme
 
@@ -107,7 +109,8 @@ def programme_report(session, programme: Programme, now: datetime) -> report.Rep
                          agreed_total=meetings_agreed_total(programme),
                          min_group=settings.min_group, droop_factor=settings.droop_factor,
                          likert=EVALUATION_LIKERT, open_questions=EVALUATION_OPEN,
-                         statuses=STATUSES)
+                         statuses=STATUSES,
+                         evaluation_closes=evaluation_closes(programme))
     as_of = min(now, end_moment(programme))  # after the end: the state each pair ended in
     pairs = []
     for record in report.pair_records(session, programme, now):
@@ -132,6 +135,11 @@ def summary_values(health: report.Report) -> dict:
                 month_promised=round(month.promised) if month else 0,
                 cadence=health.programme.cadence_weeks,
                 unreachable=len(health.unreachable),
+                evaluation_published=health.evaluation_published,
+                evaluation_closes=health.evaluation_closes.astimezone(
+                    ZoneInfo(health.programme.timezone)).date()
+                if health.evaluation_closes else None,
+                min_group=health.min_group,
                 mentors_answered=health.respondents.get("mentor", 0),
                 mentees_answered=health.respondents.get("mentee", 0),
                 troubled=[dict(key=p.key, status=p.status, names=list(p.names),

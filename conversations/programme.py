@@ -149,6 +149,12 @@ def end_moment(programme: Programme) -> datetime:
     return datetime.combine(programme.ends, time(23, 59), ZoneInfo(programme.timezone))
 
 
+def evaluation_closes(programme: Programme) -> datetime:
+    """The end of the evaluation window (it opens two weeks before the formal end): two weeks
+    after the end, the results are published to the manager, once."""
+    return end_moment(programme) + timedelta(weeks=2)
+
+
 def progress(programme: Programme, now: datetime) -> float:
     """0.0 at kick-off, 1.0 at the formal end date."""
     total = (end_moment(programme) - start_moment(programme)).total_seconds()

@@ -4,9 +4,12 @@ Confidentiality is enforced here, where the data is read, so no renderer can lea
 never given: the queries select counts, dates, statuses and ratings only, never a meeting note,
 an agenda, a reflection answer or a baseline goal's wording; evaluation answers leave this
 module as distributions and averages with no person attached, and only for groups of at least
-`min_group` people. Open evaluation answers are the one free text that leaves, as the issue
-asks: without names, roles or pairs, sorted alphabetically (so their order says nothing about
-who wrote them), and only when at least `min_group` people answered that question.
+`min_group` people (a count of fewer people is not given either). Open evaluation answers are
+the one free text that leaves, as the issue asks: without names, roles or pairs, sorted
+alphabetically (so their order says nothing about who wrote them), and only when at least
+`min_group` people answered that question. Evaluation figures are published once, when the
+evaluation closes, and frozen (`storage/evaluation_results.py`): before that the report has
+none, after it the same ones whatever is answered or forgotten later.
 
 The engine's rules (pair health, phase, agreed meetings, minimum group, droop factor, question
 keys) are applied by the caller (`conversations/health.py`), because storage does not import the
@@ -16,13 +19,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from storage import evaluation_results
 from storage.tables import Answer, Delivery, Meeting, Membership, Pair, Person, Programme
 
 NEVER_REACHED_AFTER = timedelta(days=3)
@@ -49,6 +53,7 @@ class Rules:
     likert: tuple[str, ...] = ()
     open_questions: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
+    evaluation_closes: datetime | None = None  # None: the evaluation never closes, no figures
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,7 @@ class KindCount:
 class Group:
     """One role's answers to one rating question: shown only from `min_group` people up."""
 
-    respondents: int
+    respondents: int | None  # None: some, but fewer than `min_group`
     counts: tuple[int, ...] | None  # how many answered 1, 2, 3, 4, 5; None: too few to show
 
     @property
@@ -128,8 +133,8 @@ class Distribution:
 class GoalChange:
     """Mentees' self-rating on their own goals, at kick-off and at the end (1–5)."""
 
-    mentees: int  # mentees with at least one goal rated at both moments
-    goals: int
+    mentees: int | None  # mentees with at least one goal rated at both moments (None: too few)
+    goals: int | None
     before: float | None = None  # None: too few mentees to show
     after: float | None = None
 
@@ -145,7 +150,7 @@ class GoalChange:
 @dataclass(frozen=True)
 class OpenAnswers:
     question: str
-    respondents: int
+    respondents: int | None  # None: some, but fewer than `min_group`
     answers: tuple[str, ...] | None  # sorted; None: too few to show
 
 
@@ -176,8 +181,10 @@ class Report:
     evaluation: list[Distribution]
     goals: GoalChange
     open_answers: list[OpenAnswers]
-    respondents: dict[str, int] = field(default_factory=dict)  # evaluation, per role
+    respondents: dict[str, int | None] = field(default_factory=dict)  # evaluation, per role
     statuses: tuple[str, ...] = ()  # the pair statuses, in the engine's order
+    evaluation_closes: datetime | None = None
+    evaluation_published: bool = False  # False: no evaluation figure above is filled in yet
 
     @property
     def counts(self) -> dict[str, int]:
@@ -216,14 +223,71 @@ def build(session: Session, programme: Programme, now: datetime, rules: Rules,
         months=meetings_per_month(session, programme, now),
         unreachable=unreachable(session, programme.id, now),
         deliveries=deliveries_by_kind(session, programme.id),
-        evaluation=[rating_distribution(session, programme.id, q, min_group, now)
-                    for q in rules.likert],
-        goals=goal_change(session, programme.id, min_group, now),
-        open_answers=[open_answers(session, programme.id, q, min_group, now)
-                      for q in rules.open_questions],
-        respondents=evaluation_respondents(session, programme.id, now),
         statuses=rules.statuses,
+        **published_evaluation(session, programme.id, now, rules, min_group),
     )
+
+
+@dataclass(frozen=True)
+class EvaluationFigures:
+    evaluation: list[Distribution]
+    goals: GoalChange
+    open_answers: list[OpenAnswers]
+    respondents: dict[str, int | None]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> EvaluationFigures:
+        raw = json.loads(text)
+
+        def group(g: dict) -> Group:
+            return Group(g["respondents"], tuple(g["counts"]) if g["counts"] else None)
+
+        return cls(
+            evaluation=[Distribution(d["question"], group(d["mentors"]), group(d["mentees"]))
+                        for d in raw["evaluation"]],
+            goals=GoalChange(**raw["goals"]),
+            open_answers=[OpenAnswers(o["question"], o["respondents"],
+                                      tuple(o["answers"]) if o["answers"] is not None else None)
+                          for o in raw["open_answers"]],
+            respondents=raw["respondents"])
+
+
+def evaluation_figures(session: Session, programme_id: int, rules: Rules, min_group: int,
+                       until: datetime) -> EvaluationFigures:
+    """The evaluation's aggregates over the answers given by `until`."""
+    return EvaluationFigures(
+        evaluation=[rating_distribution(session, programme_id, q, min_group, until)
+                    for q in rules.likert],
+        goals=goal_change(session, programme_id, min_group, until),
+        open_answers=[open_answers(session, programme_id, q, min_group, until)
+                      for q in rules.open_questions],
+        respondents=evaluation_respondents(session, programme_id, until, min_group))
+
+
+def published_evaluation(session: Session, programme_id: int, now: datetime, rules: Rules,
+                         min_group: int) -> dict:
+    """The report's evaluation fields: empty until the evaluation closes, then the figures
+    published at that moment, the same in every later report."""
+    closes = rules.evaluation_closes
+    text = None if closes is None else evaluation_results.published(
+        session, programme_id, now, closes,
+        lambda until: evaluation_figures(session, programme_id, rules, min_group,
+                                         until).to_json())
+    if text is None:
+        return dict(evaluation=[], goals=GoalChange(None, None), open_answers=[],
+                    respondents={}, evaluation_closes=closes, evaluation_published=False)
+    figures = EvaluationFigures.from_json(text)
+    return dict(evaluation=figures.evaluation, goals=figures.goals,
+                open_answers=figures.open_answers, respondents=figures.respondents,
+                evaluation_closes=closes, evaluation_published=True)
+
+
+def _shown_count(people: int, min_group: int) -> int | None:
+    """A count of people, or None for 1 to `min_group` - 1 of them: a figure, too."""
+    return people if people == 0 or people >= max(3, min_group) else None
 
 
 def pair_records(session: Session, programme: Programme, now: datetime) -> list[PairRecord]:
@@ -395,7 +459,7 @@ def rating_distribution(session: Session, programme_id: int, question: str,
         if people >= max(3, min_group):
             tally = Counter(r for _, r in rows)
             counts = tuple(tally.get(n, 0) for n in range(1, 6))
-        groups[role] = Group(people, counts)
+        groups[role] = Group(_shown_count(people, min_group), counts)
     return Distribution(question, groups["mentor"], groups["mentee"])
 
 
@@ -417,7 +481,8 @@ def goal_change(session: Session, programme_id: int, min_group: int,
               if "baseline" in r and "evaluation" in r]
     people = len({p for p, _, _ in paired})
     if people < max(3, min_group):
-        return GoalChange(people, len(paired))
+        shown = _shown_count(people, min_group)
+        return GoalChange(shown, None if shown is None else len(paired))
     return GoalChange(people, len(paired), sum(b for _, b, _ in paired) / len(paired),
                       sum(a for _, _, a in paired) / len(paired))
 
@@ -430,12 +495,14 @@ def open_answers(session: Session, programme_id: int, question: str,
             texts.append(text.strip())
             people.add(person_id)
     if len(people) < max(3, min_group):
-        return OpenAnswers(question, len(people), None)
+        return OpenAnswers(question, _shown_count(len(people), min_group), None)
     return OpenAnswers(question, len(people), tuple(sorted(texts, key=lambda t: (t.casefold(), t))))
 
 
-def evaluation_respondents(session: Session, programme_id: int, now: datetime) -> dict[str, int]:
-    """How many mentors and mentees answered at least one evaluation question."""
+def evaluation_respondents(session: Session, programme_id: int, now: datetime,
+                           min_group: int = 3) -> dict[str, int | None]:
+    """How many mentors and mentees answered at least one evaluation question (None: fewer
+    than `min_group`)."""
     query = (select(Membership.role, func.count(func.distinct(Answer.person_id)))
              .join(Membership, (Membership.person_id == Answer.person_id)
                    & (Membership.pair_id == Answer.pair_id))
@@ -444,7 +511,7 @@ def evaluation_respondents(session: Session, programme_id: int, now: datetime) -
                     (Answer.rating.is_not(None)) | (Answer.text != ""))
              .group_by(Membership.role))
     counted = dict(session.exec(query).all())
-    return {role: counted.get(role, 0) for role in ROLES}
+    return {role: _shown_count(counted.get(role, 0), min_group) for role in ROLES}
 
 
 def _aware(moment: datetime | None) -> datetime | None:

@@ -199,3 +199,17 @@ class Rsvp(SQLModel, table=True):
     person_id: int = Field(foreign_key="person.id")
     attending: bool
     at: datetime
+
+
+class EvaluationResult(SQLModel, table=True):
+    """A programme's evaluation figures, published once when its evaluation closes.
+
+    Frozen on purpose: figures that changed with every new answer or `forget` would let two
+    downloads of the report be compared to find one person's answers. Aggregates only (the
+    report's JSON form of them), never a person id.
+    """
+
+    programme_id: int = Field(primary_key=True, foreign_key="programme.id")
+    closes_at: datetime
+    published_at: datetime
+    figures_json: str = Field(sa_column=Column(Text, nullable=False))

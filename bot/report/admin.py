@@ -84,14 +84,15 @@ def _session_valid(cookie: str, token: str, now: datetime) -> bool:
 
 
 def _authorised(request: web.Request, token: str, now: datetime) -> tuple[bool, bool]:
-    """(allowed, came with the query token); compared in constant time."""
+    """(allowed, came with the query token); compared in constant time. A good token in the
+    address wins, so it is always redirected away."""
+    query = request.query.get("token")
+    if query is not None and hmac.compare_digest(query.encode(), token.encode()):
+        return True, True
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer " and hmac.compare_digest(header[7:].strip().encode(),
                                                                token.encode()):
         return True, False
-    query = request.query.get("token")
-    if query is not None and hmac.compare_digest(query.encode(), token.encode()):
-        return True, True
     return _session_valid(request.cookies.get(COOKIE, ""), token, now), False
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from zoneinfo import ZoneInfo
 
 from storage.report import Report
 
@@ -62,11 +63,17 @@ def rows(report: Report) -> list[tuple[str, str, str, str, str]]:
     for kind in report.deliveries:
         for measure in ("sent", "pending", "failed", "skipped"):
             add("deliveries", kind.kind, "", measure, getattr(kind, measure))
+    if not report.evaluation_published:  # published once, when the evaluation closes
+        closes = report.evaluation_closes
+        add("evaluation", "", "", "published_on",
+            closes.astimezone(ZoneInfo(report.programme.timezone)).date().isoformat()
+            if closes else "")
+        return out
     for role, count in report.respondents.items():
-        add("evaluation_respondents", role, "", "people", count)
+        _count(add, "evaluation_respondents", role, "", "people", count)
     for dist in report.evaluation:
         for role, group in (("mentor", dist.mentors), ("mentee", dist.mentees)):
-            add("evaluation", dist.question, role, "respondents", group.respondents)
+            _count(add, "evaluation", dist.question, role, "respondents", group.respondents)
             if group.counts is None:
                 add("evaluation", dist.question, role, "hidden", "too_few_respondents")
                 continue
@@ -74,8 +81,9 @@ def rows(report: Report) -> list[tuple[str, str, str, str, str]]:
                 add("evaluation", dist.question, role, f"answered_{answer}", count)
             add("evaluation", dist.question, role, "average", group.average)
     goals = report.goals
-    add("goals", "mentee_goals", "", "mentees", goals.mentees)
-    add("goals", "mentee_goals", "", "goals", goals.goals)
+    if goals.mentees is not None:
+        add("goals", "mentee_goals", "", "mentees", goals.mentees)
+        add("goals", "mentee_goals", "", "goals", goals.goals)
     if goals.shown:
         add("goals", "mentee_goals", "", "before", goals.before)
         add("goals", "mentee_goals", "", "after", goals.after)
@@ -83,13 +91,19 @@ def rows(report: Report) -> list[tuple[str, str, str, str, str]]:
     else:
         add("goals", "mentee_goals", "", "hidden", "too_few_respondents")
     for group in report.open_answers:
-        add("open_answers", group.question, "", "respondents", group.respondents)
+        _count(add, "open_answers", group.question, "", "respondents", group.respondents)
         if group.answers is None:
             add("open_answers", group.question, "", "hidden", "too_few_respondents")
             continue
         for answer in group.answers:
             add("open_answers", group.question, "", "answer", answer)
     return out
+
+
+def _count(add, section: str, item: str, group: str, measure: str, count: int | None) -> None:
+    """A count of people; one below the minimum group is not a figure to give."""
+    if count is not None:
+        add(section, item, group, measure, count)
 
 
 def render_csv(report: Report) -> str:

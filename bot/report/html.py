@@ -74,7 +74,8 @@ def render_html(report: Report, lang: str) -> str:
     kinds = sorted(report.deliveries, key=lambda k: str(w.kind_name(k.kind)).casefold())
     return env.get_template("page.html.j2").render(
         r=report, lang=lang, css=css(), month_rows=rows, pairs=pairs, kinds=kinds, as_of=as_of,
-        droop_factor=report.droop_factor)
+        droop_factor=report.droop_factor, closes_on=report.evaluation_closes.astimezone(
+            ZoneInfo(report.programme.timezone)).date() if report.evaluation_closes else as_of)
 
 
 def render_admin(programmes: list, lang: str, base: str = "/admin") -> str:

@@ -217,7 +217,7 @@ def test_open_answers_are_shown_sorted_and_without_names_only_from_three(sim):
                 assert part not in section, part
     most_valuable = next(o for o in health.open_answers if o.question == "most_valuable")
     after = next(o for o in health.open_answers if o.question == "after")
-    assert most_valuable.respondents == 4 and after == report.OpenAnswers("after", 2, None)
+    assert most_valuable.respondents == 4 and after == report.OpenAnswers("after", None, None)
     assert section.count("too few answers to show (fewer than 3)") == 1
     assert "nordlys-0" not in section  # no pair keys either
 
@@ -229,14 +229,16 @@ def test_groups_below_the_minimum_are_hidden_in_the_page_and_the_csv(sim):
     # the first five, only two of each the last three.
     assert by_question["trust"].mentors.respondents == 3 and by_question["trust"].mentors.shown
     assert by_question["trust"].mentees.respondents == 4 and by_question["trust"].mentees.shown
-    assert by_question["recommend"].mentees == report.Group(2, None)
-    assert by_question["recommend"].mentors == report.Group(2, None)
-    assert health.goals.shown is False and health.goals.mentees == 2
+    assert by_question["recommend"].mentees == report.Group(None, None)  # not even "2"
+    assert by_question["recommend"].mentors == report.Group(None, None)
+    assert health.goals.shown is False and health.goals.mentees is None
 
     page, csv = render_html(health, "en"), render_csv(health)
     recommend = page[page.index("I would recommend the programme"):]
     recommend = recommend[:recommend.index("</figure>")]
     assert "too few answers to show (fewer than 3)" in recommend and "<svg" not in recommend
+    assert "Mentors (fewer than 3) · Mentees (fewer than 3)" in recommend
+    assert "evaluation,recommend,mentee,respondents" not in csv
     assert "evaluation,recommend,mentee,hidden,too_few_respondents" in csv
     assert "evaluation,recommend,mentee,answered_" not in csv
     assert "evaluation,trust,mentee,answered_4," in csv

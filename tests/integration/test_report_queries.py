@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from conversations.dialogs.forms import EVALUATION_LIKERT, EVALUATION_OPEN
 from conversations.health import programme_report
 from conversations.programme import Settings
 from storage import report
@@ -62,6 +63,16 @@ class Built:
     def report(self, now: datetime = NOW) -> report.Report:
         with self.db.unit() as session:
             return programme_report(session, session.get(Programme, self.programme.id), now)
+
+    def figures(self, until: datetime = NOW) -> report.EvaluationFigures:
+        """The evaluation's aggregates as they would be published if it closed at `until`."""
+        with self.db.unit() as session:
+            programme = session.get(Programme, self.programme.id)
+            rules = report.Rules(phase="closing", agreed=1, agreed_total=1,
+                                 min_group=Settings.of(programme).min_group,
+                                 likert=EVALUATION_LIKERT, open_questions=EVALUATION_OPEN)
+            return report.evaluation_figures(session, programme.id, rules,
+                                             max(3, rules.min_group), until)
 
     def meet(self, pair: str, when: datetime) -> None:
         with self.db.unit() as session:
@@ -199,15 +210,15 @@ def test_a_rating_distribution_is_shown_only_from_three_respondents_per_role(bui
     built.answer("mentee2", "evaluation", "trust", 5)
     built.answer("mentee3", "pulse:1", "trust", 1)  # another form: not an evaluation answer
 
-    trust = next(d for d in built.report().evaluation if d.question == "trust")
+    trust = next(d for d in built.figures().evaluation if d.question == "trust")
     assert trust.mentors == report.Group(3, (0, 0, 0, 2, 1))
-    assert trust.mentees == report.Group(2, None) and not trust.mentees.shown
+    assert trust.mentees == report.Group(None, None) and not trust.mentees.shown  # not even "2"
 
     built.answer("mentee3", "evaluation", "trust", 2)
-    trust = next(d for d in built.report().evaluation if d.question == "trust")
+    trust = next(d for d in built.figures().evaluation if d.question == "trust")
     assert trust.mentees == report.Group(3, (0, 1, 0, 1, 1))
     assert trust.mentees.average == pytest.approx(11 / 3)
-    assert built.report().respondents == {"mentor": 3, "mentee": 3}
+    assert built.figures().respondents == {"mentor": 3, "mentee": 3}
 
 
 def test_goal_change_and_open_answers_need_the_minimum_group(built):
@@ -219,16 +230,16 @@ def test_goal_change_and_open_answers_need_the_minimum_group(built):
     built.answer("mentee1", "evaluation", "improve", text="Zeta idea")
     built.answer("mentor1", "evaluation", "improve", text="alpha idea")
     built.answer("mentee2", "evaluation", "improve", text="")  # skipped: not an answer
-    health = built.report()
-    assert health.goals == report.GoalChange(mentees=2, goals=2) and not health.goals.shown
+    health = built.figures()
+    assert health.goals == report.GoalChange(mentees=None, goals=None) and not health.goals.shown
     improve = next(o for o in health.open_answers if o.question == "improve")
-    assert improve == report.OpenAnswers("improve", 2, None)
+    assert improve == report.OpenAnswers("improve", None, None)
 
     built.answer("mentee3", "baseline", "goal_1", 1)
     built.answer("mentee3", "baseline", "goal_2", 3)  # never rated at the end: left out
     built.answer("mentee3", "evaluation", "goal_1", 3)
     built.answer("mentee3", "evaluation", "improve", text="Beta idea")
-    health = built.report()
+    health = built.figures()
     assert (health.goals.mentees, health.goals.goals) == (3, 3)
     assert health.goals.before == pytest.approx(5 / 3)
     assert health.goals.after == pytest.approx(11 / 3)
@@ -245,13 +256,13 @@ def test_a_minimum_group_below_three_in_the_toml_is_raised_to_three(database, tm
     built.answer("mentee1", "evaluation", "trust", 4)
     built.answer("mentee2", "evaluation", "trust", 5)
 
-    health = built.report()
+    health = built.report(datetime(2027, 7, 20, tzinfo=timezone.utc))  # evaluation closed
 
-    assert health.min_group == 3
+    assert health.min_group == 3 and health.evaluation_published
     trust = next(d for d in health.evaluation if d.question == "trust")
-    assert trust.mentees == report.Group(2, None)
+    assert trust.mentees == report.Group(None, None)
     rules = report.Rules(phase="middle", agreed=1, agreed_total=1, min_group=1,
-                         likert=("trust",))
+                         likert=("trust",), evaluation_closes=NOW)
     with built.db.unit() as session:
         direct = report.build(session, session.get(Programme, built.programme.id), NOW, rules, [])
     assert direct.min_group == 3 and direct.evaluation[0].mentees.counts is None
