@@ -68,7 +68,10 @@ def _cookie_key(token: str) -> bytes:
 
 def session_cookie(token: str, issued: datetime) -> str:
     """`<issue time, unix seconds>.<HMAC of it>`: the server, not the browser, judges its age."""
-    stamp = str(int(issued.timestamp()))
+    return _signed(token, str(int(issued.timestamp())))
+
+
+def _signed(token: str, stamp: str) -> str:
     return f"{stamp}.{hmac.new(_cookie_key(token), stamp.encode(), hashlib.sha256).hexdigest()}"
 
 
@@ -76,8 +79,7 @@ def _session_valid(cookie: str, token: str, now: datetime) -> bool:
     stamp, _, _ = cookie.partition(".")
     if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
         return False
-    if not hmac.compare_digest(cookie.encode(), session_cookie(token, datetime.fromtimestamp(
-            int(stamp), now.tzinfo)).encode()):
+    if not hmac.compare_digest(cookie.encode(), _signed(token, stamp).encode()):
         return False
     age = now.timestamp() - int(stamp)
     return -60 <= age <= SESSION.total_seconds()  # a minute of clock skew between replicas

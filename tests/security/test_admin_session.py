@@ -71,7 +71,8 @@ async def test_a_token_login_redirects_without_the_token_and_its_session_expires
 
         stamp, _, mac = session.partition(".")
         younger = f"{int(stamp) + 8 * 3600}.{mac}"  # a new issue time under the old signature
-        for forged in (younger, f"{stamp}.{'0' * 64}", "1" * 40, f"{'9' * 5000}.{mac}", "x.y"):
+        for forged in (younger, f"{stamp}.{'0' * 64}", "1" * 40, f"{'9' * 5000}.{mac}", "x.y",
+                       f"{'9' * 12}.{mac}", f"-{stamp}.{mac}", f"{stamp}.{mac}.{mac}"):
             assert (await _get(server, "/admin", cookie=forged))[0] == 401, forged[:40]
     finally:
         await server.close()
