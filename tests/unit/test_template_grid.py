@@ -94,6 +94,7 @@ def sample(group: bool, met: bool, ended: bool, role: str) -> dict:
         length=5000, limit=4000, goal="saying no", kind="rating", number=1, optional=True,
         counts={"meeting": 1, "drooping": 1, "silent": 1}, month_held=1, month_promised=2,
         unreachable=0, mentors_answered=0, mentees_answered=0, troubled=[],
+        evaluation_published=ended, evaluation_closes=date(2027, 7, 14), min_group=3,
     )
 
 
