@@ -128,13 +128,15 @@ class Settings:
     @classmethod
     def of(cls, programme: Programme) -> "Settings":
         """Raises SettingsInvalid (naming the settings, not their values) when a stored
-        setting does not check out."""
+        setting does not check out. A name it does not know is only refused at import: stored
+        before that check, it changes nothing, so it stops nothing."""
         try:
             stored = json.loads(programme.settings_json or "{}")
         except ValueError:
             raise SettingsInvalid(f"programme {programme.id}: settings are not JSON") from None
         values, problems = check_timeline(stored.get("timeline", {})
                                           if isinstance(stored, dict) else None)
+        problems = [p for p in problems if p.code != "unknown"]
         if problems:
             names = ", ".join(sorted({p.name for p in problems}))
             raise SettingsInvalid(f"programme {programme.id}: [timeline] {names} refused")

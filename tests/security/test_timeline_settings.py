@@ -6,12 +6,13 @@ import io
 import json
 import logging
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlmodel import select
 
 from bot.cli.importer import import_file
+from conversations.programme import Settings, SettingsInvalid
 from conversations.texts import Texts
 from storage.tables import Delivery, Pair, Programme
 from tests.helpers import SAMPLE, import_programme, snapshot
@@ -91,6 +92,19 @@ def test_the_example_and_good_settings_import(sqlite_database, tmp_path):
             "weekly_cap = 5\npulse_every_days = 0\ndroop_factor = 2\nmin_group = 5\n")
     import_programme(sqlite_database, _programme_file(tmp_path, good), now=BEFORE_WORK)
     import_programme(sqlite_database, SAMPLE, now=BEFORE_WORK)
+
+
+def test_settings_stored_before_the_check_fail_only_where_the_engine_cannot_use_them():
+    def stored(timeline: dict) -> Programme:
+        return Programme(id=7, slug="p", name="P", starts=date(2026, 9, 1), ends=date(2027, 6, 30),
+                         settings_json=json.dumps({"timeline": timeline}))
+
+    assert Settings.of(stored({"colour": "red", "weekly_cap": 2})).weekly_cap == 2
+    assert Settings.of(stored({"min_group": 2})).min_group == 3
+    for name, value in (("working_hours", "09:00-25:00"), ("weekly_cap", "3"),
+                        ("working_days", []), ("droop_factor", 0.5)):
+        with pytest.raises(SettingsInvalid, match=rf"programme 7: \[timeline\] {name} refused"):
+            Settings.of(stored({name: value}))
 
 
 def _break(db, slug_name: str = "Other") -> list[int]:
