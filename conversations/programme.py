@@ -22,7 +22,7 @@ class SettingProblem:
     """Why one `[timeline]` setting is refused; `code` picks the sentence in the template."""
 
     name: str
-    code: str  # unknown | hours | days | whole | factor
+    code: str  # unknown | table | hours | days | whole | factor
     given: str = ""
     low: int | float = 0
     high: int | float = 0
