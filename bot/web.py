@@ -16,6 +16,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.console.messenger import ConsoleMessenger
+from bot.files import add_file_routes, public_url
 from bot.logs import AccessLog
 from bot.report.admin import add_admin_routes
 from bot.routing import RoutingMessenger
@@ -54,6 +55,7 @@ def make_app(services, router: RoutingMessenger, env: dict[str, str]) -> tuple[w
         else:
             banner.append(module.not_configured_line(env))
     banner.append(add_admin_routes(app, services, env))
+    banner.append(add_file_routes(app, services, env))
     return app, banner
 
 
@@ -80,6 +82,7 @@ def console_inbox_wanted(env: dict[str, str]) -> bool:
 
 def serve(args, build_services: Callable) -> int:
     env = {**os.environ, "HOST": args.host}  # --host wins; /admin's cookie depends on it
+    env["PUBLIC_URL"] = public_url(env, args.host, args.port)
     router = RoutingMessenger({}, ConsoleMessenger() if console_inbox_wanted(env) else None)
     services = build_services(router)
     app, banner = make_app(services, router, env)

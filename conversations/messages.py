@@ -60,6 +60,7 @@ class FormField:
     required: bool = True
     choices: tuple[tuple[str, str], ...] = ()  # (value, label)
     initial: str = ""
+    error: str = ""  # what a form shows when a required field is left empty
 
 
 @dataclass(frozen=True)

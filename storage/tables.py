@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -213,3 +213,21 @@ class EvaluationResult(SQLModel, table=True):
     closes_at: datetime
     published_at: datetime
     figures_json: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class FileOffer(SQLModel, table=True):
+    """A file on its way to a Teams user: offered on a consent card, or behind a download link.
+
+    Kept in the database so a consent given after a restart, or on another replica, still
+    finds it; gone once delivered, declined, forgotten or out of time. `id` is random (it is
+    all the consent card carries); a link's token is stored only as its SHA-256.
+    """
+
+    id: str = Field(primary_key=True, max_length=40)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    name: str = Field(max_length=200)
+    mime: str = Field(max_length=100)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime
+    expires_at: datetime = Field(index=True)
+    token_hash: str | None = Field(default=None, unique=True, max_length=64)

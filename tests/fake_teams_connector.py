@@ -3,12 +3,15 @@
 It records every activity the bot posts or updates, answers roster look-ups from a table made
 from examples/roster.csv, and can be told to answer the next calls with an error, or (with
 `make_chaos`) to trouble a random share of activity calls: 429, 500, timeouts and drops.
+Like Teams, it refuses an activity over 100 KB (counted as UTF-16) with 413. It also plays
+the user's OneDrive for the file consent flow: an upload URL per accepted file.
 """
 from __future__ import annotations
 
 import asyncio
 import csv
 import itertools
+import json
 import socket
 import uuid
 from dataclasses import dataclass, field
@@ -24,6 +27,10 @@ from bot.web import make_app
 from tests.fake_slack_api import Chaos
 
 ROSTER = Path(__file__).resolve().parent.parent / "examples" / "roster.csv"
+CONSENT_TYPE = "application/vnd.microsoft.teams.card.file.consent"
+INFO_TYPE = "application/vnd.microsoft.teams.card.file.info"
+TEAMS_LIMIT = 100 * 1024  # what Teams accepts in one activity, in UTF-16 bytes
+largest_activity = [0, ""]  # the largest activity any fake connector saw: (bytes, first words)
 BOT_ID = "28:mentor-bot"
 TENANT = "72f988bf-0000-0000-0000-000000000000"
 
@@ -88,6 +95,21 @@ class Call:
         return [b["text"] for b in card.get("body", []) if b.get("type") == "TextBlock"]
 
     @property
+    def consent(self) -> dict | None:
+        """The FileConsentCard in this activity, if any: {name, content: {sizeInBytes, ...}}."""
+        for attachment in self.body.get("attachments") or []:
+            if attachment.get("contentType") == CONSENT_TYPE:
+                return attachment
+        return None
+
+    @property
+    def file_info(self) -> dict | None:
+        for attachment in self.body.get("attachments") or []:
+            if attachment.get("contentType") == INFO_TYPE:
+                return attachment
+        return None
+
+    @property
     def shown(self) -> str:
         """Everything the user reads in this activity: the text, or the card's text blocks."""
         return "\n\n".join([self.text, *self.card_texts]).strip()
@@ -109,6 +131,9 @@ class FakeConnector:
         self.chaos: Chaos | None = None
         self._ids = itertools.count(1)
         self.server: TestServer | None = None
+        self.uploads: dict[str, bytes] = {}  # upload id -> the bytes the bot PUT there
+        self.upload_headers: list[dict[str, str]] = []
+        self.expired_uploads: set[str] = set()  # upload ids whose session ran out
 
     @property
     def url(self) -> str:
@@ -120,6 +145,7 @@ class FakeConnector:
         app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", self._post)
         app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._put)
         app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
+        app.router.add_put("/upload/{upload}", self._upload)
         self.server = TestServer(app, host="127.0.0.1", port=0)
         await self.server.start_server()
         return self
@@ -162,7 +188,12 @@ class FakeConnector:
 
     async def _record(self, request: web.Request, method: str) -> web.Response:
         body = await request.json()
+        size = len(json.dumps(body, ensure_ascii=False).encode("utf-16-le"))
+        if size > largest_activity[0]:
+            largest_activity[:] = [size, str(body.get("text") or body.get("summary") or "")[:60]]
         failure = self._failures.pop(0) if self._failures else None
+        if failure is None and size > TEAMS_LIMIT:
+            failure = Failure(413, code="MessageSizeTooBig")
         trouble = self.chaos.pick(method) if self.chaos is not None and failure is None else ""
         if trouble in ("429", "500"):
             failure = Failure(int(trouble), {"Retry-After": str(self.chaos.retry_after)}
@@ -194,6 +225,21 @@ class FakeConnector:
         else:
             request.transport.abort()
         return web.Response(status=504, text="too late")
+
+    def upload_url(self, upload_id: str) -> str:
+        return str(self.server.make_url(f"/upload/{upload_id}"))
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """OneDrive's upload session: the whole file in one PUT with its Content-Range."""
+        upload_id = request.match_info["upload"]
+        self.upload_headers.append(dict(request.headers))
+        if upload_id in self.expired_uploads:
+            return web.json_response({"error": {"code": "itemNotFound"}}, status=404)
+        content = await request.read()
+        if request.headers.get("Content-Range") != f"bytes 0-{len(content) - 1}/{len(content)}":
+            return web.json_response({"error": {"code": "invalidRange"}}, status=416)
+        self.uploads[upload_id] = content
+        return web.json_response({"id": upload_id, "size": len(content)}, status=201)
 
     async def _member(self, request: web.Request) -> web.Response:
         wanted = request.match_info["member"]
@@ -272,6 +318,25 @@ class FakeTeams:
         return calls
 
 
+    async def answer_consent(self, email: str, offer: Call, accept: bool = True,
+                             upload_id: str = "") -> tuple[int, list[Call]]:
+        """The user presses Allow (or Decline) on a FileConsentCard: a `fileConsent/invoke`."""
+        card = offer.consent
+        assert card is not None, "no FileConsentCard in that activity"
+        content = card["content"]
+        value: dict = {"type": "fileUpload", "action": "accept" if accept else "decline",
+                       "context": content["acceptContext" if accept else "declineContext"]}
+        if accept:
+            upload_id = upload_id or f"u{next(self._ids)}"
+            value["uploadInfo"] = {
+                "contentUrl": f"https://contoso.sharepoint.com/personal/Documents/{card['name']}",
+                "name": card["name"], "uploadUrl": self.connector.upload_url(upload_id),
+                "uniqueId": upload_id, "fileType": card["name"].rsplit(".", 1)[-1]}
+        activity = self.activity(self.user(email), "invoke", name="fileConsent/invoke",
+                                 value=value, replyToId=offer.id)
+        return await self.post(activity)
+
+
 @dataclass
 class Running:
     services: object
@@ -300,6 +365,7 @@ async def serve_bot(db, clock, env: dict[str, str] | None = None,
     router.messengers["teams"].connector.use_timing(time.sleep, time.monotonic)
     bot = TestServer(app, host="127.0.0.1", port=0)
     await bot.start_server()
+    router.messengers["teams"].files.public_url = str(bot.make_url("")).rstrip("/")
     connector = connector or await FakeConnector().start()
     http = aiohttp.ClientSession()
     teams = FakeTeams(str(bot.make_url("/api/messages")), connector, http)

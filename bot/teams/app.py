@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.teams.auth import AuthUnavailable, BotAuth, Settings, Unauthorized
 from bot.teams.connector import Connector
+from bot.teams.files import INVOKE_NAME, TeamsFiles
 from bot.teams.inbound import PLATFORM, is_card_submit, ref_for, to_event, user_id_of
 from bot.teams.messenger import SentCards, TeamsMessenger
 from bot.teams.render import answered, submit_label
@@ -36,7 +37,9 @@ def attach(app: web.Application, services, router, env: dict[str, str]) -> str:
     settings = Settings.from_env(env)
     auth = BotAuth(settings)
     connector = Connector(auth.bot_token)
-    messenger = TeamsMessenger(connector, SentCards(),
+    files = TeamsFiles(services.db, services.clock, services.texts,
+                       public_url=env.get("PUBLIC_URL", ""), allow_http_upload=not auth.enabled)
+    messenger = TeamsMessenger(connector, SentCards(), files,
                                bot_id=f"28:{settings.app_id}" if settings.app_id else "")
     endpoint = TeamsEndpoint(services, auth, messenger)
     app.router.add_post(ROUTE, endpoint.handle)
@@ -44,6 +47,7 @@ def attach(app: web.Application, services, router, env: dict[str, str]) -> str:
 
     async def close_connector(_app: web.Application) -> None:
         await connector.close()
+        await files.close()
 
     app.on_cleanup.append(close_connector)
     router.messengers[PLATFORM] = messenger
@@ -84,6 +88,8 @@ class TeamsEndpoint:
         elif kind == "conversationUpdate":
             await self.on_members_added(activity)
         elif kind == "invoke":
+            if activity.get("name") == INVOKE_NAME:
+                await self.on_file_consent(activity)
             return web.json_response({})
         return web.Response(status=200)
 
@@ -98,7 +104,8 @@ class TeamsEndpoint:
         if is_card_submit(activity) and reply.messages \
                 and not any(m.refused for m in reply.messages):
             await self.close_card(activity)
-        await self.reply(activity, reply.messages, reply_to=str(activity.get("id") or ""))
+        await self.reply(activity, reply.messages, reply_to=str(activity.get("id") or ""),
+                         person_id=reply.person_id)
 
     async def on_members_added(self, activity: dict) -> None:
         """Installed for a user: store their conversation reference and greet them."""
@@ -119,7 +126,12 @@ class TeamsEndpoint:
             greeting = TextReceived(ref_for(activity, user_id, email), "help", self.clock.now(),
                                     event_id=event_id)
             reply = await asyncio.to_thread(self.engine.handle, greeting)
-            await self.reply(activity, reply.messages)
+            await self.reply(activity, reply.messages, person_id=reply.person_id)
+
+    async def on_file_consent(self, activity: dict) -> None:
+        """The user accepted or declined a file (bot/teams/files.py does the work)."""
+        user_id, _ = await self.identify(activity, activity.get("from") or {})
+        await self.reply(activity, await self.messenger.files.on_consent(activity, user_id))
 
     async def identify(self, activity: dict, account: dict) -> tuple[str, str]:
         """The user's stable id, and their email when they are not matched to a person yet.
@@ -143,17 +155,26 @@ class TeamsEndpoint:
             email = str(account["id"])  # the Emulator lets a developer use an email as user id
         return user_id or user_id_of(account), email
 
-    async def reply(self, activity: dict, messages: list[Message], reply_to: str = "") -> None:
+    async def reply(self, activity: dict, messages: list[Message | dict], reply_to: str = "",
+                    person_id: int | None = None) -> None:
         addressing = {"conversation": activity.get("conversation") or {},
                       "from": activity.get("recipient") or {},
                       "recipient": activity.get("from") or {}}
         if reply_to:
             addressing["replyToId"] = reply_to
+        personal = (activity.get("conversation") or {}).get("conversationType",
+                                                             "personal") == "personal"
         for message in messages:
             try:
+                if isinstance(message, dict):  # an activity ready to send (a file info card)
+                    await self.messenger.send_activity(
+                        str(activity.get("serviceUrl", "")), _conversation_id(activity),
+                        message, reply_to=reply_to, addressing=addressing)
+                    continue
                 await self.messenger.post(str(activity.get("serviceUrl", "")),
                                           _conversation_id(activity), message,
-                                          reply_to=reply_to, addressing=addressing)
+                                          reply_to=reply_to, addressing=addressing,
+                                          person_id=person_id, personal=personal)
             except DeliveryFailed as failure:
                 log.warning("Teams reply not delivered: %s", failure.reason)
                 return

@@ -6,7 +6,8 @@ element. Cards are built as dicts and serialised by the HTTP client, never by co
 """
 from __future__ import annotations
 
-import base64
+import json
+import math
 import re
 from copy import deepcopy
 
@@ -14,7 +15,8 @@ from conversations.messages import Form, FormField, Message
 from conversations.texts import spans, strip_markers
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
-CARD_VERSION = "1.4"
+MAX_ACTIVITY = 80 * 1024  # Teams refuses a message of about 100 KB counted as UTF-16: a margin
+CARD_VERSION = "1.5"  # what Teams renders for bots; tests/schemas holds its schema
 _HOLE = "\ue002{}\ue003"
 _HOLES = re.compile("\ue002(\\d+)\ue003")
 _BOLD = re.compile(r"(?<![\w*\\])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
@@ -80,8 +82,20 @@ def markdown(text: str) -> str:
     return "\n\n".join(md for md, _ in blocks(text))
 
 
+def activity_size(activity: dict) -> int:
+    """An activity's size as Teams counts it: its JSON in UTF-16."""
+    return len(json.dumps(activity, ensure_ascii=False).encode("utf-16-le"))
+
+
+def fits(message: Message) -> bool:
+    return activity_size(to_activity(message)) <= MAX_ACTIVITY
+
+
 def to_activity(message: Message) -> dict:
-    """The activity body for a message: markdown text, or an Adaptive Card for buttons/forms."""
+    """The activity body for a message: markdown text, or an Adaptive Card for buttons/forms.
+
+    A file is not part of it: Teams takes files by consent card or link (bot/teams/files.py).
+    """
     activity: dict = {"type": "message", "textFormat": "markdown"}
     attachments = []
     if message.buttons or message.form is not None:
@@ -93,11 +107,6 @@ def to_activity(message: Message) -> dict:
             text += "\n\n" + "\n".join(f"- **{escape(plain(k))}**: {_inline(v)}"
                                        for k, v in message.facts)
         activity["text"] = text
-    if message.attachment is not None:
-        name, mime, content = message.attachment
-        attachments.append({"contentType": mime, "name": name,
-                            "contentUrl": f"data:{mime};base64,"
-                                          f"{base64.b64encode(content).decode('ascii')}"})
     if attachments:
         activity["attachments"] = attachments
     return activity
@@ -173,9 +182,26 @@ def _input(field: FormField) -> dict:
         element["choices"] = [{"title": plain(label), "value": value}
                               for value, label in field.choices]
         element["style"] = "expanded"
-    if field.initial:
+    if field.required:
+        element["errorMessage"] = plain(field.error or field.label)
+    if field.initial and field.kind == "number":
+        number = _number(field.initial)
+        if number is not None:
+            element["value"] = number
+    elif field.initial:
         element["value"] = plain(field.initial)
     return element
+
+
+def _number(text: str) -> int | float | None:
+    """An Input.Number's value is a JSON number, never a string."""
+    try:
+        value = float(plain(text).strip())
+    except ValueError:
+        return None
+    if not math.isfinite(value):
+        return None
+    return int(value) if value.is_integer() else value
 
 
 def _text_block(md: str, spacing: str = "Default", weight: str = "") -> dict:

@@ -106,9 +106,12 @@ def open_log_form(turn: Turn, event: ActionInvoked) -> None:
     turn.say("meetings/log_form_intro", form=Form(
         title=turn.text("forms/log_title"), action_id="log_submit",
         submit_label=turn.text("forms/log_submit"), fields=(
-            FormField("date", turn.text("forms/date"), "date", initial=today),
-            FormField("time", turn.text("forms/time"), "time", initial="12:00"),
-            FormField("minutes", turn.text("forms/minutes"), "number", initial="60"),
+            FormField("date", turn.text("forms/date"), "date", initial=today,
+                      error=turn.text("forms/date_needed")),
+            FormField("time", turn.text("forms/time"), "time", initial="12:00",
+                      error=turn.text("forms/time_needed")),
+            FormField("minutes", turn.text("forms/minutes"), "number", initial="60",
+                      error=turn.text("forms/minutes_needed")),
             FormField("note", turn.text("forms/note"), "multiline", required=False),
         )))
 
@@ -128,8 +131,10 @@ def open_next_form(turn: Turn, event: ActionInvoked) -> None:
     turn.say("meetings/next_form_intro", form=Form(
         title=turn.text("forms/next_title"), action_id="next_submit",
         submit_label=turn.text("forms/next_submit"), fields=(
-            FormField("date", turn.text("forms/date"), "date", initial=suggestion),
-            FormField("time", turn.text("forms/time"), "time", initial="10:00"),
+            FormField("date", turn.text("forms/date"), "date", initial=suggestion,
+                      error=turn.text("forms/date_needed")),
+            FormField("time", turn.text("forms/time"), "time", initial="10:00",
+                      error=turn.text("forms/time_needed")),
         )))
 
 

@@ -1,7 +1,6 @@
 """Teams end to end: activities over HTTP to /api/messages, replies seen at a fake connector."""
 from __future__ import annotations
 
-import base64
 import html
 import re
 
@@ -81,9 +80,12 @@ async def test_every_verb_works_as_a_message(bot):
 
     export = (await bot.teams.say(JONAS, "export"))[0]
     assert "Here is everything I hold about you" in export.text
-    [file] = export.body["attachments"]
-    assert (file["name"], file["contentType"]) == ("my-mentoring-data.json", "application/json")
-    assert b"jonas.berg@example.org" in base64.b64decode(file["contentUrl"].split(",", 1)[1])
+    [offer] = export.body["attachments"]  # a FileConsentCard: Teams takes no inline files
+    assert offer == export.consent and offer["name"] == "my-mentoring-data.json"
+    status, calls = await bot.teams.answer_consent(JONAS, export)
+    assert status == 200 and calls[-1].file_info["name"] == "my-mentoring-data.json"
+    assert b"jonas.berg@example.org" in bot.connector.uploads[calls[-1].file_info["content"]
+                                                              ["uniqueId"]]
     assert "Type `forget confirm` to go ahead." in await say("forget")
 
     # The agenda reaches the mentor proactively, in the mentor's own chat, after the tick.

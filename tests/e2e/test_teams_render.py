@@ -39,7 +39,7 @@ def test_a_message_with_buttons_or_a_form_is_an_adaptive_card():
     [attachment] = activity["attachments"]
     content = attachment["content"]
     assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
-    assert content == card(message) and content["version"] == "1.4"
+    assert content == card(message) and content["version"] == "1.5"
     assert content["body"][0] == {"type": "TextBlock", "wrap": True, "spacing": "Small",
                                   "text": r'From \{"type": "Input.Text"\}'}  # just text
     assert [(e["type"], e["id"]) for e in content["body"][2:]] == [
