@@ -31,6 +31,8 @@ CONSENT_TYPE = "application/vnd.microsoft.teams.card.file.consent"
 INFO_TYPE = "application/vnd.microsoft.teams.card.file.info"
 TEAMS_LIMIT = 100 * 1024  # what Teams accepts in one activity, in UTF-16 bytes
 largest_activity = [0, ""]  # the largest activity any fake connector saw: (bytes, first words)
+cards_checked: list[int] = [0]  # Adaptive Cards received and validated against their schema
+card_problems: list[str] = []  # what was wrong with any of them
 BOT_ID = "28:mentor-bot"
 TENANT = "72f988bf-0000-0000-0000-000000000000"
 
@@ -191,6 +193,7 @@ class FakeConnector:
         size = len(json.dumps(body, ensure_ascii=False).encode("utf-16-le"))
         if size > largest_activity[0]:
             largest_activity[:] = [size, str(body.get("text") or body.get("summary") or "")[:60]]
+        self._check_cards(body)
         failure = self._failures.pop(0) if self._failures else None
         if failure is None and size > TEAMS_LIMIT:
             failure = Failure(413, code="MessageSizeTooBig")
@@ -225,6 +228,14 @@ class FakeConnector:
         else:
             request.transport.abort()
         return web.Response(status=504, text="too late")
+
+    @staticmethod
+    def _check_cards(body: dict) -> None:
+        from tests.schemas import card_errors
+        for attachment in body.get("attachments") or []:
+            if attachment.get("contentType") == "application/vnd.microsoft.card.adaptive":
+                cards_checked[0] += 1
+                card_problems.extend(card_errors(attachment.get("content") or {}))
 
     def upload_url(self, upload_id: str) -> str:
         return str(self.server.make_url(f"/upload/{upload_id}"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fake_teams_connector import refuse_internet, serve_bot
+from tests.fake_teams_connector import card_problems, refuse_internet, serve_bot
 from tests.helpers import import_programme
 
 
@@ -12,6 +12,14 @@ def offline(monkeypatch):
     attempts = refuse_internet(monkeypatch)
     yield
     assert attempts == []
+
+
+@pytest.fixture(autouse=True)
+def valid_cards():
+    """Every Adaptive Card a test sends to the fake connector is valid against its schema."""
+    card_problems.clear()
+    yield
+    assert card_problems == []
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 from conversations.grammar import VERBS
+from tests.schemas import localization_errors, manifest_errors
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_ID = "00000000-0000-0000-0000-000000000001"
@@ -52,3 +53,24 @@ def test_the_package_needs_the_app_id(tmp_path):
                              "--out", str(tmp_path / "x.zip")], cwd=ROOT, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 2 and "MICROSOFT_APP_ID" in result.stderr
+
+
+def test_the_package_is_valid_against_the_manifest_schema_of_its_version(tmp_path):
+    """Validated with the published schema of the manifestVersion it declares (tests/schemas)."""
+    out = tmp_path / "teams-app.zip"
+    result = subprocess.run([sys.executable, "bot/teams/package.py", "--app-id", APP_ID,
+                             "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(out) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        danish = json.loads(archive.read("da.json"))
+
+    version = manifest["manifestVersion"]
+    assert manifest["$schema"].endswith(f"/v{version}/MicrosoftTeams.schema.json")
+    assert manifest_errors(manifest) == []
+    assert localization_errors(danish, version) == []
+    assert manifest["bots"][0]["supportsFiles"] is True  # files go by consent card
+    # The check bites: what Teams would refuse is refused here too.
+    assert manifest_errors({**manifest, "bots": [{**manifest["bots"][0], "botId": "mentor"}]})
+    assert manifest_errors({**manifest, "name": {"short": "M" * 31}})
