@@ -17,10 +17,12 @@ import re
 from aiohttp import web
 
 from conversations.texts import strip_markers
-from storage.files import File, peek_download, take_download
+from storage.db import Unavailable
+from storage.files import File, peek_download, purge_files, take_download
 
 log = logging.getLogger(__name__)
 ROUTE = "/files/{token}"
+PURGE_SECONDS = 600
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
                                "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
@@ -56,6 +58,7 @@ def add_file_routes(app: web.Application, services, env: dict[str, str]) -> str:
     links = DownloadLinks(services)
     app.router.add_get(ROUTE, links.page, allow_head=False)
     app.router.add_post(ROUTE, links.download)
+    app.cleanup_ctx.append(links.purging)
     base = env.get("PUBLIC_URL", "")
     if base and not base.startswith("https://"):
         return f"Files: one-time links at {base}/files/… (set PUBLIC_URL to an https address)"
@@ -87,6 +90,20 @@ class DownloadLinks:
         name = _UNSAFE_NAME.sub("_", file.name) or "file"
         return web.Response(body=file.content, content_type=file.mime.split(";")[0].strip(), headers={
             **HEADERS, "Content-Disposition": f'attachment; filename="{name}"'})
+
+    async def purging(self, _app: web.Application):
+        """Files nobody took are deleted when their time is up, even if nothing else happens."""
+        async def every_few_minutes() -> None:
+            while True:
+                await asyncio.sleep(PURGE_SECONDS)
+                try:
+                    await self._in_db(lambda session, _token, now: purge_files(session, now), "")
+                except Unavailable:
+                    log.warning("database unavailable while deleting old files; trying later")
+
+        task = asyncio.ensure_future(every_few_minutes())
+        yield
+        task.cancel()
 
     def _gone(self, lang: str) -> web.Response:
         return web.Response(status=410, text=strip_markers(self.texts.render(lang, "files/gone")),

@@ -191,12 +191,12 @@ class FakeConnector:
     async def _record(self, request: web.Request, method: str) -> web.Response:
         body = await request.json()
         size = len(json.dumps(body, ensure_ascii=False).encode("utf-16-le"))
-        if size > largest_activity[0]:
-            largest_activity[:] = [size, str(body.get("text") or body.get("summary") or "")[:60]]
         self._check_cards(body)
         failure = self._failures.pop(0) if self._failures else None
         if failure is None and size > TEAMS_LIMIT:
             failure = Failure(413, code="MessageSizeTooBig")
+        if failure is None and size > largest_activity[0]:
+            largest_activity[:] = [size, str(body.get("text") or body.get("summary") or "")[:60]]
         trouble = self.chaos.pick(method) if self.chaos is not None and failure is None else ""
         if trouble in ("429", "500"):
             failure = Failure(int(trouble), {"Retry-After": str(self.chaos.retry_after)}

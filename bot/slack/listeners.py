@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.slack import inbound, render
-from bot.slack.messenger import SlackMessenger, failure
+from bot.slack.messenger import SlackMessenger, failure, files_of
 from conversations.engine import Engine, Reply
 from conversations.messages import InboundEvent, Message, TextReceived
 from conversations.texts import LANGUAGES
@@ -259,17 +259,20 @@ class SlackChat:
                          person_id: int | None) -> None:
         """Only the sender sees it; a file goes to the sender's DM, never into a channel."""
         extra: list[dict] = []
-        if message.attachment is not None:
+        files = files_of(message)  # its file, and its whole text when too long for blocks
+        if files:
             try:
                 dm = await self.messenger.dm_channel(user)
-                await self.messenger.upload(dm, message.attachment)
-                hint = self.texts.render(await self._language(person_id), "slack/file_in_dm",
-                                         name=message.attachment[0])
-                extra = [render.context(hint)]
+                for attachment in files:
+                    await self.messenger.upload(dm, attachment)
+                    hint = self.texts.render(await self._language(person_id), "slack/file_in_dm",
+                                             name=attachment[0])
+                    extra.append(render.context(hint))
             except Exception as error:
                 log.warning("file upload to a Slack DM failed: %s", failure(error).reason)
+        blocks = render.blocks(message)[:render.MAX_BLOCKS - len(extra)] + extra
         payload = {"response_type": "ephemeral", "replace_original": False,
-                   "text": render.fallback(message), "blocks": render.blocks(message) + extra}
+                   "text": render.fallback(message), "blocks": blocks}
         if response_url:
             await self._respond(response_url, payload)
         else:

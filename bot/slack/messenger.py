@@ -47,6 +47,11 @@ def failure(error: Exception) -> DeliveryFailed:
     return DeliveryFailed(type(error).__name__, permanent=False)
 
 
+def files_of(message: Message) -> list[tuple[str, str, bytes]]:
+    """The files that go with a message: its own, and its whole text when too long for blocks."""
+    return [f for f in (message.attachment, render.overflow(message)) if f is not None]
+
+
 class SlackMessenger:
     platform = PLATFORM
 
@@ -99,18 +104,19 @@ class SlackMessenger:
         return channel
 
     async def post(self, channel: str, message: Message) -> str:
-        """Post the message (blocks + notification text), then its file; returns the message ts.
+        """Post the message (blocks + notification text), then its files; returns the message ts.
 
-        A failed upload is logged, not raised: the message itself is out, and sending it again
-        would post it twice.
+        A text longer than Slack's blocks can hold is cut, and follows whole as a file. A failed
+        upload is logged, not raised: the message itself is out, and sending it again would
+        post it twice.
         """
         await self.pacer.wait(channel)
         response = await self.client.chat_postMessage(
             channel=channel, text=render.fallback(message), blocks=render.blocks(message),
             unfurl_links=False, unfurl_media=False)
-        if message.attachment is not None:
+        for attachment in files_of(message):
             try:
-                await self.upload(channel, message.attachment)
+                await self.upload(channel, attachment)
             except Exception as error:
                 log.warning("file upload to a Slack DM failed: %s", failure(error).reason)
         return response["ts"]

@@ -85,13 +85,28 @@ def fallback(message: Message) -> str:
 
 
 def blocks(message: Message) -> list[dict]:
+    """At most Slack's 50 blocks; when the text needs more, `overflow` carries all of it."""
+    return _all_blocks(message)[:MAX_BLOCKS]
+
+
+def overflow(message: Message) -> tuple[str, str, bytes] | None:
+    """The whole text as a file, for a message longer than Slack's blocks can hold."""
+    if len(_all_blocks(message)) <= MAX_BLOCKS:
+        return None
+    text = plain(message.text)
+    if message.facts:
+        text += "\n\n" + "\n".join(f"{plain(k)}: {plain(v)}" for k, v in message.facts)
+    return ("message.txt", "text/plain", text.encode("utf-8"))
+
+
+def _all_blocks(message: Message) -> list[dict]:
     result = text_blocks(message.text)
     facts = [_mrkdwn_object(f"*{mrkdwn(label)}*\n{mrkdwn(value)}"[:2000])
              for label, value in message.facts]
     for start in range(0, len(facts), 10):
         result.append({"type": "section", "fields": facts[start:start + 10]})
     result.extend(button_blocks(message.buttons))
-    return result[:MAX_BLOCKS]
+    return result
 
 
 def button_blocks(buttons: tuple[Button, ...]) -> list[dict]:

@@ -3,6 +3,7 @@
 Real HTTP on 127.0.0.1: signed requests to the bot's aiohttp app, which calls a fake Slack Web
 API (tests/fake_slack_api.py) that records every call.
 """
+import json
 from datetime import date
 
 import pytest
@@ -239,3 +240,23 @@ async def test_attachment_timeout_never_reposts(sqlite_database, clock):
         await slack.settle()
         assert len(slack.fake.posts_in(dm_of(JONAS))) == 1
         assert slack.fake.to("files.completeUploadExternal") == []
+
+
+async def test_a_message_longer_than_slacks_blocks_is_cut_and_follows_whole_as_a_file(
+        programme, clock):
+    """Slack takes 50 blocks of 3,000 characters: a longer text is never a failed send."""
+    from conversations.messages import Message
+    from conversations.outbox import Recipient
+
+    long = "\n\n".join(f"Afsnit {n}: " + "æøå mentorforløb " * 170 for n in range(80))
+    async with workspace(programme, clock) as slack:
+        recipient = Recipient(0, "jonas.berg@example.org", "Jonas", ())
+        await slack.chat.messenger.send(recipient, Message(long))
+        [post] = slack.fake.to("chat.postMessage")
+        blocks = post.params["blocks"]
+        blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+        assert len(blocks) == 50 and all(len(b["text"]["text"]) <= 3000 for b in blocks)
+        [upload] = slack.fake.to("files.completeUploadExternal")
+        assert upload.params["channel_id"] == dm_of(JONAS)
+        [content] = slack.fake.uploads.values()
+        assert content.decode("utf-8") == long

@@ -3,6 +3,7 @@ and a message too long for Teams arriving as a file instead of failing."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 
 from sqlmodel import select
@@ -118,7 +119,9 @@ async def test_an_expired_upload_turns_into_a_link_that_works_once(bot):
     assert await _download(bot, token, expect=410) == b""
 
 
-async def test_a_group_chat_gets_a_one_time_link_refused_after_use_time_and_forget(bot, clock):
+async def test_a_group_chat_gets_a_one_time_link_refused_after_use_time_and_forget(bot, clock,
+                                                                                   caplog):
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
     await bot.teams.install(JONAS)
     group = {"conversation": {"id": "19:group-jonas@thread.v2", "conversationType": "groupChat",
                               "tenantId": bot.teams.activity(bot.teams.user(JONAS))
@@ -139,6 +142,7 @@ async def test_a_group_chat_gets_a_one_time_link_refused_after_use_time_and_forg
         assert page.headers["Cache-Control"] == "no-store"
     content = await _download(bot, token)
     assert json.loads(content)["person"]["email"] == JONAS
+    assert "/files/[redacted]" in caplog.text and token not in caplog.text  # not in the log
     assert await _download(bot, token, expect=410) == b""  # once only
     async with bot.http.get(_url(bot, token), headers={"Accept-Language": "da"}) as page:
         assert page.status == 410 and "Dette link er brugt eller udløbet" in await page.text()
@@ -148,6 +152,7 @@ async def test_a_group_chat_gets_a_one_time_link_refused_after_use_time_and_forg
     assert await _download(bot, token, expect=410) == b""  # out of time
 
     token = await export()
+    assert len(offers(bot.services.db)) == 1  # the file whose hour was up is deleted
     await bot.teams.say(JONAS, "forget confirm")
     assert await _download(bot, token, expect=410) == b""  # forgotten with everything else
     assert offers(bot.services.db) == []
@@ -194,3 +199,22 @@ async def _download(bot, token: str, expect: int = 200) -> bytes:
             return await response.read()
         return b""
 
+
+
+async def test_an_export_after_ten_long_danish_notes_stays_small_and_arrives_whole(bot, clock):
+    """The case the issue measured at 117.6 KB inline: now a small card, the data by upload."""
+    from conversations.verbs.meetings import MAX_TEXT
+
+    await bot.teams.install(SOFIE)
+    note = ("Vi talte om forfremmelsen, feedbackkulturen og næste skridt — åbent og ærligt. "
+            * 60)[:MAX_TEXT - 10]
+    for day in range(10):
+        clock.advance(days=3)
+        [logged] = await bot.teams.say(SOFIE, f"log i går 10:00 45m {note} {day}")
+        assert "Logget" in logged.shown, logged.shown
+    [export] = await bot.teams.say(SOFIE, "export")
+    size = len(json.dumps(export.body, ensure_ascii=False).encode("utf-16-le"))
+    assert size < 5_000 and export.consent["content"]["sizeInBytes"] > 10 * len(note)
+    _, calls = await bot.teams.answer_consent(SOFIE, export)
+    assert upload_of(bot, calls).decode("utf-8").count("feedbackkulturen") == \
+        10 * note.count("feedbackkulturen")
