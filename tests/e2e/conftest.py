@@ -3,8 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fake_teams_connector import (card_problems, cards_checked, largest_activity,
-                                        refuse_internet, serve_bot)
+from tests.fake_teams_connector import (
+    card_problems,
+    cards_checked,
+    largest_activity,
+    refuse_internet,
+    serve_bot,
+)
 from tests.helpers import import_programme
 
 
