@@ -18,12 +18,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.language import language_of
 from bot.slack import inbound, render
 from bot.slack.messenger import SlackMessenger, failure, files_of
 from conversations.engine import Engine, Reply
 from conversations.messages import InboundEvent, Message, TextReceived
-from conversations.texts import LANGUAGES
-from storage.tables import Person
 
 log = logging.getLogger(__name__)
 ACK_BUDGET = 2.0  # seconds a form submit may spend before its ack (Slack allows 3)
@@ -241,13 +240,7 @@ class SlackChat:
         return email
 
     async def _language(self, person_id: int | None) -> str:
-        def read() -> str:
-            if person_id is None:
-                return "en"
-            with self.db.unit() as session:
-                person = session.get(Person, person_id)
-                return person.language if person and person.language in LANGUAGES else "en"
-        return await asyncio.to_thread(read)
+        return await language_of(self.db, person_id)
 
     async def _post(self, channel: str, message: Message) -> None:
         try:

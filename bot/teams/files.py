@@ -20,13 +20,13 @@ from urllib.parse import urlsplit
 import aiohttp
 from markupsafe import Markup
 
+from bot.language import language_of
 from bot.teams.inbound import PLATFORM
 from bot.teams.render import fits
 from conversations.messages import Message
-from conversations.texts import LANGUAGES, Texts, strip_markers
+from conversations.texts import Texts, strip_markers
 from storage.files import File, link_file, offer_file, take_offer
 from storage.people import person_by_identity
-from storage.tables import Person
 
 log = logging.getLogger(__name__)
 CONSENT_TYPE = "application/vnd.microsoft.teams.card.file.consent"
@@ -147,13 +147,7 @@ class TeamsFiles:
 
     # Helpers --------------------------------------------------------------------------------------
     async def language(self, person_id: int | None) -> str:
-        def read() -> str:
-            if person_id is None:
-                return "en"
-            with self.db.unit() as session:
-                person = session.get(Person, person_id)
-                return person.language if person and person.language in LANGUAGES else "en"
-        return await asyncio.to_thread(read)
+        return await language_of(self.db, person_id)
 
     def _person_id(self, user_id: str) -> int | None:
         with self.db.unit() as session:
