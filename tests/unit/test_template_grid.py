@@ -95,6 +95,7 @@ def sample(group: bool, met: bool, ended: bool, role: str) -> dict:
         counts={"meeting": 1, "drooping": 1, "silent": 1}, month_held=1, month_promised=2,
         unreachable=0, mentors_answered=0, mentees_answered=0, troubled=[],
         evaluation_published=ended, evaluation_closes=date(2027, 7, 14), min_group=3,
+        url="https://mentor.example.org/files/token",
     )
 
 
