@@ -21,6 +21,7 @@ from storage.people import person_by_email, person_by_identity, remember_identit
 from storage.tables import Person, ProcessedEvent
 
 log = logging.getLogger(__name__)
+LANGUAGES_KEPT = 10_000  # speakers whose language an error reply remembers
 
 
 @dataclass(frozen=True)
@@ -36,16 +37,27 @@ class Engine:
         self.db = db
         self.clock = clock
         self.texts = texts
+        self._languages: dict[tuple[str, str], str] = {}
 
     def handle(self, event: InboundEvent) -> Reply:
         try:
             return self._handle(event)
         except Unavailable:
             log.warning("database unavailable while handling a %s event", event.ref.platform)
-            return Reply([Message(self.texts.render("en", "errors/try_again"))])
+            return Reply([Message(self.texts.render(self._lang_of(event), "errors/try_again"))])
         except Exception:  # the reply must never be a stack trace
             log.exception("unexpected error while handling a %s event", event.ref.platform)
-            return Reply([Message(self.texts.render("en", "errors/internal"))])
+            return Reply([Message(self.texts.render(self._lang_of(event), "errors/internal"))])
+
+    def _lang_of(self, event: InboundEvent) -> str:
+        """The speaker's language for an error reply, remembered from their last turn (the
+        database may be the thing that failed, so it is not asked)."""
+        return self._languages.get((event.ref.platform, event.ref.user_id), "en")
+
+    def _remember_language(self, ref: ConversationRef, person: Person) -> None:
+        if len(self._languages) >= LANGUAGES_KEPT:
+            self._languages.pop(next(iter(self._languages)))
+        self._languages[(ref.platform, ref.user_id)] = person.language
 
     def is_known(self, platform: str, user_id: str) -> bool:
         """Whether this platform identity is already matched to a person (no lookup needed).
@@ -69,6 +81,7 @@ class Engine:
                 person = self._identify(session, event.ref, now)
                 if person is None:
                     return Reply([Message(self.texts.render("en", "errors/unknown_user"))])
+                self._remember_language(event.ref, person)
                 turn = Turn(session, person, roles_of(session, person.id), now, self.texts)
                 if not turn.roles:
                     turn.say("errors/no_programme", person_name=person.name.split()[0])

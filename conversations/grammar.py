@@ -15,6 +15,8 @@ ALIASES = {
     "naeste": "next", "dagsorden": "agenda", "reflekter": "reflect", "refleksion": "reflect",
     "udsæt": "snooze", "pause": "pause", "evaluer": "evaluate", "evaluering": "evaluate",
     "eksporter": "export", "glem": "forget", "rapport": "report", "meddel": "announce",
+    "fravælg": "optout", "fravaelg": "optout", "tilvælg": "optin", "tilvaelg": "optin",
+    "opfølgning": "followup", "opfoelgning": "followup", "genoptag": "resume",
 }
 _WITH = re.compile(r"(?:^|\s)(?:with|med)\s+@?(?P<who>[\w.+-]+(?:@[\w.-]+)?)\s*$", re.IGNORECASE)
 

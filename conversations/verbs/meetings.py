@@ -22,8 +22,7 @@ def log(turn: Turn, command: Command) -> None:
     role = turn.pair_role()
     if not command.args:
         raise Refusal("meetings/log_usage")
-    parsed = split_when(command.args, now=turn.now, tz=turn.tz, lang=turn.lang, prefer="past",
-                        default_time=time(12, 0))
+    parsed = _split_when(turn, command.args, prefer="past", default_time=time(12, 0))
     if parsed is None:
         raise Refusal("errors/date_unclear", said=_first_words(command.args), verb="log")
     when, rest = parsed
@@ -65,7 +64,7 @@ def next_meeting(turn: Turn, command: Command) -> None:
         booked = meetings.next_appointment(turn.session, role.pair.id)
         raise Refusal("meetings/next_usage",
                       booked=booked.at.astimezone(turn.tz) if booked else None)
-    parsed = split_when(command.args, now=turn.now, tz=turn.tz, lang=turn.lang, prefer="future")
+    parsed = _split_when(turn, command.args, prefer="future")
     if parsed is None:
         raise Refusal("errors/date_unclear", said=_first_words(command.args), verb="next")
     when, _ = parsed
@@ -150,6 +149,16 @@ def _form_moment(turn: Turn, values: dict[str, str]) -> When:
     except ValueError:
         raise Refusal("errors/form_date_invalid") from None
     return When(datetime.combine(day, clock.replace(second=0, microsecond=0), turn.tz), True)
+
+
+def _split_when(turn: Turn, text: str, **options):
+    """The person's own language first, then English: many Danish workplaces write English
+    (`log yesterday 14:00 45m` from a Danish participant is understood)."""
+    for lang in dict.fromkeys((turn.lang, "en")):
+        parsed = split_when(text, now=turn.now, tz=turn.tz, lang=lang, **options)
+        if parsed is not None:
+            return parsed
+    return None
 
 
 def _first_words(text: str) -> str:

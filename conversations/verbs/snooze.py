@@ -24,7 +24,9 @@ def snooze(turn: Turn, command: Command) -> None:
     span = parse_span(text) if text else timedelta(weeks=1)
     if span is None:
         raise Refusal("snooze/usage")
-    if span > MAX_SNOOZE or span <= timedelta(0):
+    if span <= timedelta(0):
+        raise Refusal("snooze/too_short")
+    if span > MAX_SNOOZE:
         raise Refusal("snooze/too_long", weeks=MAX_SNOOZE.days // 7)
     until = turn.now + span
     turn.person.snoozed_until = until

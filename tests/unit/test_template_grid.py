@@ -166,3 +166,16 @@ def test_every_template_is_true_in_every_cell(lang, group, met, ended, role):
             if re.search(pattern, text):
                 wrong.append(f"{name}: /{pattern}/ in {text[:160]!r}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_every_verb_the_danish_help_shows_is_understood():
+    from conversations.grammar import parse
+
+    help_text = Texts().render("da", "help/main", name="Sofie", mentee=True, mentor=True,
+                               manager=True, several_pairs=True)
+    verbs = re.findall(r"^- `([^` ]+)", help_text, re.MULTILINE)
+    assert len(verbs) >= 10
+    for word in verbs:
+        assert parse(word).verb, f"the Danish help shows `{word}`, which the grammar ignores"
+    english_only = {"reflect", "snooze", "optout", "optin", "export", "announce", "followup"}
+    assert not english_only & set(verbs), "the Danish help should show the Danish verbs"
