@@ -32,7 +32,9 @@ KINDS = {k.name: k for k in (
     Kind("pulse", 4, optional=True),
     Kind("reflection", 3, optional=True, stale_after=timedelta(days=5)),
     Kind("droop", 3, stale_after=timedelta(days=14)),
-    Kind("droop_flag", 2),
+    # A manager's flags are the job, not nudges: never held back by the weekly cap (flags due
+    # together merge into one message), or a silent pair would go unreported.
+    Kind("droop_flag", 2, capped=False),
     Kind("manager_followup", 3, stale_after=timedelta(days=30)),
     Kind("evaluation", 1, stale_after=timedelta(days=45)),
     Kind("closing", 2, stale_after=timedelta(days=30)),
