@@ -16,6 +16,7 @@ from conversations.texts import Texts
 from conversations.turn import Refusal, Turn
 from conversations.verbs import REGISTRY, ACTIONS
 from conversations.dialogs import answer_in_dialog
+from conversations.typed_buttons import press_typed
 from storage.db import Database, Duplicate, Unavailable
 from storage.people import person_by_email, person_by_identity, remember_identity, roles_of
 from storage.tables import Person, ProcessedEvent
@@ -122,6 +123,8 @@ class Engine:
             raise Refusal("errors/too_long", limit=grammar.MAX_TEXT)
         command = grammar.parse(event.text)
         if not command.verb:
+            if press_typed(turn, command, event):
+                return
             if answer_in_dialog(turn, command):
                 return
             if not command.said:

@@ -67,3 +67,41 @@ def small_number(text: str) -> int | None:
 def nearest(word: str, cutoff: float = 0.5) -> str | None:
     options = difflib.get_close_matches(word.lower(), [*VERBS, *ALIASES], n=1, cutoff=cutoff)
     return ALIASES.get(options[0], options[0]) if options else None
+
+
+# Ordinary first words of an answer that are one or two letters from a verb ("not" / "next",
+# "lot" / "log"): never taken for a mistyped command.
+_WORDS_NOT_TYPOS = {"not", "lot", "dog", "leg", "lag", "text", "nest", "neat", "held", "hell",
+                    "expert", "forgot", "statue", "cause", "pauses", "logo", "ja", "nej", "yes",
+                    "no", "nu", "næst", "nej,", "help!", "loge", "loft", "lidt", "det", "jeg"}
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions and swaps of two
+    neighbouring letters ("lgo" is one from "log")."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                value = min(value, previous2[j - 2] + 1)
+            current.append(value)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def near_verb(word: str) -> str | None:
+    """The verb `word` is a typo of (one letter off for short words, two for longer), or None."""
+    word = word.lower().strip(".,:!")
+    if len(word) < 3 or word in _WORDS_NOT_TYPOS or word in VERBS or word in ALIASES:
+        return None
+    best = None
+    for option in (*VERBS, *ALIASES):
+        allowed = 1 if min(len(option), len(word)) <= 4 else 2
+        distance = edit_distance(word, option)
+        if distance <= allowed and (best is None or distance < best[0]):
+            best = (distance, ALIASES.get(option, option))
+    return best[1] if best else None

@@ -135,6 +135,15 @@ def sent_count_since(session: Session, person_id: int, since: datetime,
     return session.exec(query).one()
 
 
+def latest_sent(session: Session, person_id: int, since: datetime) -> Delivery | None:
+    """The newest prompt that reached this person since `since` (its kind and payload)."""
+    query = (select(Delivery)
+             .where(Delivery.person_id == person_id, Delivery.status == "sent",
+                    Delivery.sent_at >= since)
+             .order_by(Delivery.sent_at.desc(), Delivery.id.desc()).limit(1))
+    return session.exec(query).first()
+
+
 def unread_for(session: Session, person_id: int, platform: str) -> list[Delivery]:
     query = (select(Delivery)
              .where(Delivery.person_id == person_id, Delivery.status == "sent",

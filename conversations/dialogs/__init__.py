@@ -105,6 +105,18 @@ def answer(asker: Asker, form: str, key: str, raw: str) -> Message:
     if question is None:
         raise Refusal("dialogs/stale")
     raw = raw.strip()
+    if raw.lower() in SKIP_WORDS and not question.optional:
+        # `skip` / `spring over`: leave this question unanswered and go on (a rating is stored
+        # as no rating; a question that must be answered closes the questionnaire for now).
+        if question.kind == "rating":
+            answers.save_answer(asker.session, person_id=asker.person_id,
+                                pair_id=asker.pair_id, form=form, question=key, now=asker.now)
+        else:
+            answers.end_dialog(asker.session, asker.person_id)
+            return Message(asker.render("dialogs/skipped"))
+        following = ask(asker, form)
+        return following if following is not None else Message(
+            asker.render(f"dialogs/{kind_of(form)}/done"))
     if question.kind == "rating":
         rating = parse_rating(raw)
         if rating is None:
@@ -166,8 +178,16 @@ def answer_in_dialog(turn: Turn, command: Command) -> bool:
     if not any(r.pair and r.pair.id == state.pair_id for r in turn.roles):
         return False
     raw = " ".join(part for part in (command.said, command.full_args) if part)
-    if not command.full_args and grammar.nearest(command.said, 0.75) and len(command.said) < 12:
-        return False  # a one-word typo of a command ("logg") is not an answer
+    typo = grammar.near_verb(command.said)
+    if typo:  # "lgo yesterday 14:00 45m" is a command mistyped, not an answer
+        asker = asker_for(turn, state.pair_id)
+        question = {q.key: q for q in questions_for(asker, state.form)}.get(state.question)
+        asked = _question_message(asker, state.form, question, [question], "").text \
+            if question else ""
+        first = asked.split("\n\n", 1)[0]
+        turn.say("dialogs/did_you_mean", verb=typo,
+                 question=first if len(first) <= 90 else first[:87].rstrip() + "…")
+        return True
     message = answer(asker_for(turn, state.pair_id), state.form, state.question, raw)
     turn.replies.append(message)
     return True

@@ -84,7 +84,7 @@ def sample(group: bool, met: bool, ended: bool, role: str) -> dict:
         # everything else
         when=WHEN, day=WHEN, until=WHEN, send_at=WHEN, minutes=1200, note="", by="Grace",
         author="Omar", agenda="1) feedback", text="Master class", label="4",
-        said="lgo", suggestion="log", verb="log", slug="nordlys", slugs=["nordlys", "other"],
+        said="lgo", suggestion="log", question="What surprised you about yourself lately?", verb="log", slug="nordlys", slugs=["nordlys", "other"],
         choices=["Lars, Omar (Nordlys)"], hint="", key="p1", code="syntax", fields=["x"],
         count=3, audience="mentees", preview="Hello", items=[], attending=True,
         marked="p1", pending=["p2"], pairs=["p2"], path="report.html", file="roster.csv",

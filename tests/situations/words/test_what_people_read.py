@@ -34,15 +34,16 @@ def _services(db, now: datetime = START):
 
 
 async def _live(services, clock, until: datetime, step: timedelta | None = None):
-    """Let time pass, beating at 08:00 and 15:00 UTC on weekdays (inside everyone's working
-    hours: Copenhagen, London, Berlin and Chicago), or every `step`."""
+    """Let time pass, beating at 08:00, 14:00 and 15:00 UTC on weekdays (so everyone of the
+    sample, Copenhagen to Chicago, summer and winter, has a beat in working hours), or every
+    `step`."""
     while clock.now() < until:
         if step is not None:
             clock.advance(seconds=step.total_seconds())
         else:
             now = clock.now()
             beats = [now.replace(hour=h, minute=0, second=0, microsecond=0) + timedelta(days=d)
-                     for d in range(4) for h in (8, 15)]
+                     for d in range(4) for h in (8, 14, 15)]
             clock.set(next(b for b in beats if b > now and b.weekday() < 5))
         await services.pump()
 
@@ -237,3 +238,35 @@ def test_no_booking_nudge_after_the_closing_message_and_no_nudge_twice(simulated
             assert not late, late
         texts = [r["text"] for r in mine if r["kind"] in ("meeting_nudge", "droop")]
         assert all(a != b for a, b in zip(texts, texts[1:])), email
+
+
+# --- an open question never swallows a command ---------------------------------------------
+
+async def test_a_mistyped_command_is_not_taken_for_an_answer(sqlite_database):
+    services, clock, _ = _services(sqlite_database)
+    clock.set(datetime(2026, 9, 10, 8, 0, tzinfo=timezone.utc))
+    [question] = say(services, JONAS, "reflect")
+    assert "Question 1 of 3" in question
+    [typo] = say(services, JONAS, "lgo yesterday 14:00 45m")
+    assert typo.startswith("Did you mean `log`?") and "is still open" in typo
+    [logged] = say(services, JONAS, "log yesterday 14:00 45m")  # a verb is always the command
+    assert logged.startswith("Logged:")
+    [answered] = say(services, JONAS, "Not sure yet, but I spoke up twice")  # "not" is a word
+    assert "Question 2 of 3" in answered
+    [skipped] = say(services, JONAS, "skip")
+    assert "Question 3 of 3" in skipped
+    [danish] = say(services, SOFIE, "reflekter")
+    [spring] = say(services, SOFIE, "spring over")
+    assert "Sprunget over" in spring and danish != spring
+
+
+async def test_a_typed_yes_answers_did_you_meet(sqlite_database):
+    services, clock, messenger = _services(sqlite_database)
+    await _live(services, clock, datetime(2026, 9, 7, 8, 0, tzinfo=timezone.utc))
+    say(services, GRACE, "next 8 september 03:00")  # 10:00 in Copenhagen
+    await _live(services, clock, datetime(2026, 9, 8, 14, 0, tzinfo=timezone.utc))
+    assert any("take place?" in t for t in _texts(messenger, JONAS)), _texts(messenger, JONAS)
+    [reply] = say(services, JONAS, "yes")
+    assert reply.startswith("Logged: Tuesday 8 September, 10:00")
+    [again] = say(services, JONAS, "yes")  # nothing left to answer: not logged twice
+    assert not again.startswith("Logged")
