@@ -151,6 +151,15 @@ def end_moment(programme: Programme) -> datetime:
     return datetime.combine(programme.ends, time(23, 59), ZoneInfo(programme.timezone))
 
 
+EVALUATION_BEFORE_END = timedelta(days=14)
+
+
+def evaluation_opens(programme: Programme) -> datetime:
+    """The final phase's evaluation opens two weeks before the formal end, at 09:00 local."""
+    day = (end_moment(programme) - EVALUATION_BEFORE_END).date()
+    return datetime.combine(day, time(9, 0), ZoneInfo(programme.timezone))
+
+
 def evaluation_closes(programme: Programme) -> datetime:
     """The end of the evaluation window (it opens two weeks before the formal end): two weeks
     after the end, the results are published to the manager, once."""

@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 from conversations.catalog import KINDS
 from conversations.health import classify, signs_for
-from conversations.programme import Settings, end_moment, progress, start_moment
+from conversations.programme import (Settings, end_moment, evaluation_opens, progress,
+                                     start_moment)
 from storage.timeline_facts import PairFacts
 
 RECHECK = timedelta(days=7)
@@ -219,7 +220,7 @@ def _droop_steps(f: PairFacts, everyone, occurrence: str, due: datetime, payload
 
 
 def _ending(f: PairFacts, s: Settings, end, everyone, mentees):
-    evaluation = _morning(end - timedelta(days=14), f.programme.timezone)
+    evaluation = evaluation_opens(f.programme)
     for m in everyone:
         yield Step(f"evaluation:{f.pair_id}:{m.person_id}", m.person_id, "evaluation", evaluation)
         if m.person_id not in f.evaluation_done:

@@ -136,7 +136,7 @@ def answer(asker: Asker, form: str, key: str, raw: str) -> Message:
         answers.save_answer(asker.session, person_id=asker.person_id, pair_id=asker.pair_id,
                             form=form, question=key, text="" if skipped else raw,
                             now=asker.now)
-    following = ask(asker, form, intro=asker.render("dialogs/thanks"))
+    following = ask(asker, form)  # "thank you" once, at the end, not after every answer
     if following is not None:
         return following
     return Message(asker.render(f"dialogs/{kind_of(form)}/done"))

@@ -60,8 +60,13 @@ def baseline_questions(goals: list[str]) -> list[Question]:
     return questions
 
 
+# The line manager's support is the mentee's to judge (practice: it scores lowest, worth asking).
+MENTEE_ONLY = ("line_manager_feedback", "line_manager_support")
+
+
 def evaluation_questions(role: str, goals: list[str]) -> list[Question]:
-    questions = [Question(k, "rating", f"dialogs/evaluation/{k}") for k in EVALUATION_LIKERT]
+    questions = [Question(k, "rating", f"dialogs/evaluation/{k}") for k in EVALUATION_LIKERT
+                 if role == "mentee" or k not in MENTEE_ONLY]
     if role == "mentee":
         questions += [Question(f"goal_{i}", "rating", "dialogs/evaluation/goal_rating", goal=i)
                       for i in range(1, len(goals) + 1)]

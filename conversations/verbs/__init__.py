@@ -1,4 +1,5 @@
 """The verbs of the command grammar and the button/form actions, each mapped to its handler."""
+from conversations.grammar import Command
 from conversations.dialogs import ANSWER_ACTION, answer_button
 from conversations.verbs import announce as announcing
 from conversations.verbs.agenda import agenda
@@ -27,6 +28,6 @@ ACTIONS = {
     "snooze": snooze_button, ANSWER_ACTION: answer_button, "did_meet": did_meet,
     announcing.SEND: announcing.button, announcing.CANCEL: announcing.button,
     announcing.RSVP: announcing.rsvp,
-    "evaluate": lambda turn, event: evaluate(turn, None),
+    "evaluate": lambda turn, event: evaluate(turn, Command("evaluate", event.value, "evaluate")),
     "reflect": lambda turn, event: reflect(turn, None),
 }

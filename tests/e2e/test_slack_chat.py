@@ -27,7 +27,7 @@ VERBS = [
     ("snooze 2 weeks", "I'll hold my prompts until Thursday 17 September"),
     ("optout", "no more optional prompts"),
     ("optin", "Optional prompts are on again"),
-    ("evaluate", "_The mentoring met my expectations._"),
+    ("evaluate now", "_The mentoring met my expectations._"),
     ("export", "Here is everything I hold about you"),
     ("forget", "Type `forget confirm` to go ahead"),
 ]

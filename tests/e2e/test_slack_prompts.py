@@ -76,7 +76,7 @@ async def test_rating_buttons_answer_the_evaluation_once_and_update_the_message(
         sqlite_database, clock):
     import_programme(sqlite_database, now=clock.now())
     async with workspace(sqlite_database, clock) as slack:
-        await slack.dm(JONAS, "evaluate")
+        await slack.dm(JONAS, "evaluate now")
         await slack.settle()
         question = slack.fake.posts_in(dm_of(JONAS))[-1]
         assert "_The mentoring met my expectations._" in text_of(question)

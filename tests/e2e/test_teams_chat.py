@@ -76,7 +76,7 @@ async def test_every_verb_works_as_a_message(bot):
     assert "Welcome back!" in await say("snooze off")
     assert "no more optional prompts" in await say("optout")
     assert "Optional prompts are on again." in await say("optin")
-    assert "Thank you for taking part." in await say("evaluate")
+    assert "Thank you for taking part." in await say("evaluate now")
 
     export = (await bot.teams.say(JONAS, "export"))[0]
     assert "Here is everything I hold about you" in export.text
@@ -164,7 +164,7 @@ async def test_the_log_form_card_is_stored_once_and_closed(bot_on_both):
 
 async def test_a_rating_submit_answers_the_evaluation_question(bot):
     await bot.teams.install(JONAS)
-    [question] = await bot.teams.say(JONAS, "evaluate")
+    [question] = await bot.teams.say(JONAS, "evaluate now")
     ratings = [a for a in question.card["actions"] if a["data"]["action"] == "answer"]
     assert [a["title"] for a in ratings] == ["1", "2", "3", "4", "5"]
     card_id = question.id
@@ -176,7 +176,7 @@ async def test_a_rating_submit_answers_the_evaluation_question(bot):
         answers = list(session.exec(select(Answer).where(Answer.form == "evaluation")))
     assert [(a.question, a.rating) for a in answers] == [("expectations", 4)]
     [next_question] = [c for c in calls if c.method == "POST"]
-    assert "Thank you." in shown(next_question.shown)
+    assert "We built a relationship of trust." in shown(next_question.shown)
     assert "You've already answered that one" in shown(again[-1].shown)
     [update] = [c for c in calls if c.method == "PUT"]
     assert update.activity_id == card_id

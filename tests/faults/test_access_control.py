@@ -352,7 +352,7 @@ def test_forget_erases_every_private_field_and_export_returns_all_of_it(
     say(services, JONAS, "agenda 1) SECRET-agenda-item")
     say(services, JONAS, "reflect")
     answer_all(services, JONAS, ["SECRET-reflection", "4", "SECRET-actions"])
-    say(services, JONAS, "evaluate")
+    say(services, JONAS, "evaluate now")
     answer_all(services, JONAS, ["4"] * 8 + ["3", "3", "SECRET-most-valuable",
                                             "SECRET-improve", "SECRET-after"])
     say(services, JONAS, "snooze 2 weeks")

@@ -35,7 +35,8 @@ ONLY = {
 BEFORE_END = {"timeline/kickoff", "timeline/closing", "timeline/evaluation",
               "timeline/first_meeting_chase", "timeline/meeting_nudge", "timeline/pulse",
               "timeline/droop", "timeline/droop_flag", "timeline/line_manager",
-              "timeline/agenda_reminder", "timeline/meeting_reminder"}
+              "timeline/agenda_reminder", "timeline/meeting_reminder",
+              "dialogs/evaluation/not_open"}
 # Templates sent only after a meeting was logged.
 AFTER_MEETING = {"timeline/reflection", "meetings/logged", "meetings/already_logged",
                  "timeline/meeting_nudge", "timeline/post_checkin"}
@@ -82,7 +83,7 @@ def sample(group: bool, met: bool, ended: bool, role: str) -> dict:
         pair_key="nordlys-04" if group else "nordlys-02", names=names, status="drooping",
         round=1, followup=False, reminder=False, days=3, has_agenda=False, has_time=True,
         # everything else
-        when=WHEN, day=WHEN, until=WHEN, send_at=WHEN, minutes=1200, note="", by="Grace",
+        when=WHEN, day=WHEN, opens=WHEN, until=WHEN, send_at=WHEN, minutes=1200, note="", by="Grace",
         author="Omar", agenda="1) feedback", text="Master class", label="4",
         said="lgo", suggestion="log", question="What surprised you about yourself lately?", verb="log", slug="nordlys", slugs=["nordlys", "other"],
         choices=["Lars, Omar (Nordlys)"], hint="", key="p1", code="syntax", fields=["x"],
