@@ -51,12 +51,13 @@ def test_the_refusal_speaks_the_persons_language(services, clock):
 
 def test_only_the_open_question_of_an_open_dialog_takes_a_button(services, clock):
     import_programme(services.db, now=clock.now())
-    say(services, JONAS, "evaluate")  # asks "expectations", the first of eleven
+    say(services, JONAS, "evaluate now")  # asks "expectations", the first of eleven
     _refused(services, JONAS, "evaluation|trust|5")  # not asked yet
     _refused(services, JONAS, "evaluation|most_valuable|hello")  # a text question, not a button
     _refused(services, JONAS, "evaluation|expectations|9", "I need a number from 1 to 5")
     _refused(services, JONAS, "evaluation|expectations|0", "I need a number from 1 to 5")
-    assert "Thank you" in press(services, JONAS, "answer", "evaluation|expectations|4")[0]
+    assert "We built a relationship of trust." in press(services, JONAS, "answer",
+                                                       "evaluation|expectations|4")[0]
     _refused(services, JONAS, "evaluation|expectations|1", "You've already answered that one")
     assert _answers(services.db, JONAS) == {("evaluation", "expectations"): 4}
 
