@@ -75,7 +75,10 @@ class FileClock:
         self.path = Path(path)
 
     def now(self) -> datetime:
-        moment = datetime.fromisoformat(self.path.read_text().strip())
+        try:
+            moment = datetime.fromisoformat(self.path.read_text().strip())
+        except ValueError:  # read while a writer that does not replace the file was writing it
+            moment = datetime.fromisoformat(self.path.read_text().strip())
         return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 

@@ -27,7 +27,7 @@ START = datetime(2026, 9, 1, 6, 0, tzinfo=timezone.utc)
 
 def _postgres_available() -> bool:
     try:
-        engine = create_engine(PG_ADMIN, connect_args={"connect_timeout": 3})
+        engine = create_engine(PG_ADMIN, connect_args={"connect_timeout": 20})
         with engine.connect():
             pass
         engine.dispose()

@@ -311,12 +311,12 @@ def test_the_page_renders_in_chromium_without_any_network(sim, tmp_path):
                     "check did NOT run (apt-get install -y chromium)")
     page = tmp_path / "report.html"
     page.write_text(render_html(_health(sim), "en"), encoding="utf-8")
-    result = subprocess.run(
+    result = subprocess.run(  # the timeout is a guard: Chromium starts slowly on a busy machine
         [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--no-first-run", "--host-resolver-rules=MAP * ~NOTFOUND",
          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=60)
+        capture_output=True, text=True, timeout=600)
 
     assert result.returncode == 0, result.stderr[-2000:]
     dom = result.stdout

@@ -100,7 +100,9 @@ class Serve:
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
             return 0
 
-    async def ready(self, http: aiohttp.ClientSession, timeout: float = 90) -> None:
+    async def ready(self, http: aiohttp.ClientSession, timeout: float = 600) -> None:
+        """Until /healthz answers; fails at once if the process exits (the timeout is a guard
+        for a hang: starting may take minutes on a loaded machine)."""
         async def up() -> bool:
             assert self.alive, f"serve exited: {self.tail()}"
             return await self.health(http) == 200

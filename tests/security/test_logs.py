@@ -130,8 +130,8 @@ async def test_no_request_body_or_user_text_reaches_the_log_at_debug(serving):
         "user": {"id": JONAS, "team_id": TEAM}, "trigger_id": "9.9", "api_app_id": APP_ID}))
     assert await post(http, server, unhandled, FORM, signed(unhandled)) in (200, 404)
     await until(lambda: {"plain", "stranger", "refused"} <= {
-        c.params.get("_key") for c in fake.to("response_url")}, 30, what="three answers")
-    await until(lambda: fake.posts_in(dm_of(JONAS)), 30, what="the DM answered")
+        c.params.get("_key") for c in fake.to("response_url")}, 600, what="three answers")
+    await until(lambda: fake.posts_in(dm_of(JONAS)), 600, what="the DM answered")
 
     server.stop()
     output = server.log.read_text()
