@@ -93,7 +93,8 @@ async def drive(args, db: Database, url: str, folder: Path) -> dict:
     clock_file.write_text(START.isoformat())
     ports = [free_port() for _ in range(args.replicas)]
     env = {**os.environ, "DATABASE_URL": url, "CLOCK_FILE": str(clock_file),
-           "TICK_SECONDS": "0.2", "CONSOLE_INBOX": "0", "LOG_LEVEL": "WARNING"}
+           "TICK_SECONDS": "0.2", "CONSOLE_INBOX": "0", "LOG_LEVEL": "WARNING",
+           "TEAMS_EMULATOR": "1"}
     for name in ("SLACK_BOT_TOKEN", "MICROSOFT_APP_ID", "ADMIN_TOKEN"):
         env.pop(name, None)
     logs = [(folder / f"replica{n}.log").open("w") for n in range(args.replicas)]

@@ -1,8 +1,9 @@
 """`serve`: one aiohttp application for every platform on one port, plus the scheduler tick.
 
-Slack is served when its variables are set, Teams always (unauthenticated for the Bot Framework
-Emulator when no app id is set). Each platform module exposes `configured(env)` and
-`attach(app, services, router, env) -> str` (a line for the start-up banner).
+Slack is served when its variables are set, Teams when MICROSOFT_APP_ID is (or TEAMS_EMULATOR=1,
+for the Bot Framework Emulator on a loopback HOST). Each platform module exposes `configured(env)`
+and `attach(app, services, router, env) -> str` (a line for the start-up banner); a ValueError
+from `attach` is a configuration the server refuses to start with.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import asyncio
 import importlib
 import logging
 import os
+import sys
 from collections.abc import Callable
 
 from aiohttp import web
@@ -81,11 +83,15 @@ def console_inbox_wanted(env: dict[str, str]) -> bool:
 
 
 def serve(args, build_services: Callable) -> int:
-    env = {**os.environ, "HOST": args.host}  # --host wins; /admin's cookie depends on it
+    env = {**os.environ, "HOST": args.host}  # --host wins: /admin's cookie, Teams' Emulator check
     env["PUBLIC_URL"] = public_url(env, args.host, args.port)
     router = RoutingMessenger({}, ConsoleMessenger() if console_inbox_wanted(env) else None)
     services = build_services(router)
-    app, banner = make_app(services, router, env)
+    try:
+        app, banner = make_app(services, router, env)
+    except ValueError as error:
+        print(f"Not starting: {error}", file=sys.stderr)
+        return 2
     scheduler = AsyncIOScheduler()
 
     async def beat() -> None:

@@ -34,6 +34,7 @@ largest_activity = [0, ""]  # the largest activity any fake connector saw: (byte
 cards_checked: list[int] = [0]  # Adaptive Cards received and validated against their schema
 card_problems: list[str] = []  # what was wrong with any of them
 BOT_ID = "28:mentor-bot"
+EMULATOR = {"TEAMS_EMULATOR": "1"}  # Teams without token validation, as for the Emulator
 TENANT = "72f988bf-0000-0000-0000-000000000000"
 
 
@@ -368,12 +369,15 @@ class Running:
 
 async def serve_bot(db, clock, env: dict[str, str] | None = None,
                     connector: FakeConnector | None = None) -> Running:
-    """The real aiohttp app from `bot.web.make_app` on 127.0.0.1, with the fake connector."""
+    """The real aiohttp app from `bot.web.make_app` on 127.0.0.1, with the fake connector.
+
+    Teams runs in Emulator mode (TEAMS_EMULATOR=1) unless `env` says otherwise."""
     router = RoutingMessenger({}, None)
     services = build(clock=clock, messenger=router, db=db, worker="test")
-    app, banner = make_app(services, router, env or {})
+    app, banner = make_app(services, router, EMULATOR if env is None else env)
     time = VirtualTime()
-    router.messengers["teams"].connector.use_timing(time.sleep, time.monotonic)
+    if "teams" in router.messengers:  # Teams is off without an app id or TEAMS_EMULATOR=1
+        router.messengers["teams"].connector.use_timing(time.sleep, time.monotonic)
     bot = TestServer(app, host="127.0.0.1", port=0)
     await bot.start_server()
     router.messengers["teams"].files.public_url = str(bot.make_url("")).rstrip("/")

@@ -1,8 +1,10 @@
 """Teams adapter: the Bot Framework endpoint `POST /api/messages` and the Teams messenger.
 
 Only translation and delivery live here: an activity becomes a neutral event for the engine,
-its reply goes back as markdown or an Adaptive Card. With no MICROSOFT_APP_ID the endpoint is
-unauthenticated, for the Bot Framework Emulator; with one, every request's token is validated.
+its reply goes back as markdown or an Adaptive Card. The endpoint exists only when asked for:
+with MICROSOFT_APP_ID every request's token is validated; TEAMS_EMULATOR=1 serves it without
+validation for the Bot Framework Emulator, on a loopback address only, calling loopback
+addresses only (see bot/teams/service_urls.py). With neither, /api/messages is a 404.
 """
 from __future__ import annotations
 
@@ -14,34 +16,50 @@ from aiohttp import web
 from bot.teams.auth import AuthUnavailable, BotAuth, Settings, Unauthorized
 from bot.teams.connector import Connector
 from bot.teams.files import INVOKE_NAME, TeamsFiles
-from bot.teams.inbound import PLATFORM, is_card_submit, ref_for, to_event, user_id_of
+from bot.teams.inbound import PLATFORM, is_card_submit, parse, ref_for, to_event, user_id_of
 from bot.teams.messenger import SentCards, TeamsMessenger
 from bot.teams.render import answered, submit_label
+from bot.teams.service_urls import ServiceUrls, is_loopback_host
 from conversations.messages import Message, TextReceived
 from conversations.outbox import DeliveryFailed
 
 log = logging.getLogger(__name__)
 ROUTE = "/api/messages"
 ENDPOINT = web.AppKey("teams_endpoint", object)
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP")
 
 
 def configured(env: dict[str, str]) -> bool:
-    return True  # served either way: with no app id, for the Bot Framework Emulator
+    return bool((env.get("MICROSOFT_APP_ID") or "").strip()) or _emulator(env)
 
 
 def not_configured_line(env: dict[str, str]) -> str:
-    return "Teams: off"
+    return ("Teams: off (set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD to serve Teams, "
+            "or TEAMS_EMULATOR=1 for the Bot Framework Emulator on a loopback HOST)")
+
+
+def _emulator(env: dict[str, str]) -> bool:
+    return (env.get("TEAMS_EMULATOR") or "").strip() == "1"
 
 
 def attach(app: web.Application, services, router, env: dict[str, str]) -> str:
     settings = Settings.from_env(env)
+    emulator = _emulator(env)
+    if emulator and settings.app_id:
+        raise ValueError("TEAMS_EMULATOR=1 serves Teams without token validation and cannot be "
+                         "combined with MICROSOFT_APP_ID; unset one of them")
+    host = env.get("HOST") or "127.0.0.1"
+    if emulator and not is_loopback_host(host):
+        raise ValueError(f"TEAMS_EMULATOR=1 needs a loopback HOST (127.0.0.1, ::1 or localhost), "
+                         f"not HOST={host}: the Emulator endpoint trusts whoever can reach it")
+    service_urls = ServiceUrls.from_env(env, emulator=emulator)
     auth = BotAuth(settings)
-    connector = Connector(auth.bot_token)
+    connector = Connector(auth.bot_token, service_urls)
     files = TeamsFiles(services.db, services.clock, services.texts,
                        public_url=env.get("PUBLIC_URL", ""), allow_http_upload=not auth.enabled)
     messenger = TeamsMessenger(connector, SentCards(), files,
                                bot_id=f"28:{settings.app_id}" if settings.app_id else "")
-    endpoint = TeamsEndpoint(services, auth, messenger)
+    endpoint = TeamsEndpoint(services, auth, messenger, service_urls)
     app.router.add_post(ROUTE, endpoint.handle)
     app[ENDPOINT] = endpoint
 
@@ -54,26 +72,35 @@ def attach(app: web.Application, services, router, env: dict[str, str]) -> str:
     if settings.app_id:
         return (f"Teams: live at {ROUTE} (app id {settings.app_id[:4]}…, "
                 f"{settings.app_type}, token validation on)")
-    return f"Teams: live at {ROUTE} (unauthenticated: Bot Framework Emulator mode)"
+    return (f"Teams: live at {ROUTE} (TEAMS_EMULATOR=1: unauthenticated, for the Bot Framework "
+            f"Emulator on this machine only)")
 
 
 class TeamsEndpoint:
-    def __init__(self, services, auth: BotAuth, messenger: TeamsMessenger) -> None:
+    def __init__(self, services, auth: BotAuth, messenger: TeamsMessenger,
+                 service_urls: ServiceUrls) -> None:
         self.engine = services.engine
         self.clock = services.clock
         self.auth = auth
         self.messenger = messenger
         self.connector = messenger.connector
+        self.service_urls = service_urls
+
+    @property
+    def emulator(self) -> bool:
+        return not self.auth.enabled
 
     async def handle(self, request: web.Request) -> web.Response:
+        if self.emulator and (not is_loopback_host(_peer(request))
+                              or any(name in request.headers for name in PROXY_HEADERS)):
+            # A tunnel or proxy in front of the Emulator endpoint would let anyone in.
+            log.warning("Teams request refused: Emulator mode answers this machine only")
+            return web.json_response({"error": "forbidden"}, status=403)
         header = request.headers.get("Authorization", "")
         if self.auth.enabled and not header.strip():
             return _refuse("no Authorization header")
-        try:
-            activity = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            return web.Response(status=400, text="expected a JSON activity")
-        if not _looks_like_an_activity(activity):
+        activity = parse(await request.read())
+        if activity is None:
             return web.Response(status=400, text="expected a JSON activity")
         try:
             await self.auth.check(activity, header)
@@ -81,7 +108,11 @@ class TeamsEndpoint:
             return _refuse(str(error))
         except AuthUnavailable as error:
             log.warning("Teams token keys unavailable (%s); asking the channel to retry", error)
-            return web.Response(status=503)
+            return web.Response(status=503, headers={"Retry-After": "5"})
+        service_url = str(activity.get("serviceUrl") or "")
+        if service_url and (reason := self.service_urls.why_not(service_url)):
+            log.warning("Teams request refused: %s", reason)
+            return web.json_response({"error": "forbidden"}, status=403)
         kind = activity["type"]
         if kind == "message":
             await self.on_message(activity)
@@ -151,8 +182,9 @@ class TeamsEndpoint:
         if member:
             user_id = user_id or str(member.get("aadObjectId") or "")
             email = str(member.get("email") or member.get("userPrincipalName") or "")
-        if not email and not self.auth.enabled and "@" in str(account.get("id", "")):
-            email = str(account["id"])  # the Emulator lets a developer use an email as user id
+        if not email and self.emulator and "@" in str(account.get("id", "")):
+            # TEAMS_EMULATOR=1 only: the developer at this machine types an email as user id.
+            email = str(account["id"])
         return user_id or user_id_of(account), email
 
     async def reply(self, activity: dict, messages: list[Message | dict], reply_to: str = "",
@@ -195,14 +227,8 @@ class TeamsEndpoint:
             log.warning("Teams card not updated: %s", failure.reason)
 
 
-def _looks_like_an_activity(activity: object) -> bool:
-    if not isinstance(activity, dict) or not isinstance(activity.get("type"), str):
-        return False
-    return all(isinstance(activity.get(key) or {}, dict)
-               for key in ("from", "recipient", "conversation", "channelData")) \
-        and isinstance(activity.get("membersAdded") or [], list) \
-        and isinstance(activity.get("entities") or [], list) \
-        and isinstance(activity.get("text") or "", str)
+def _peer(request: web.Request) -> str:
+    return request.remote or ""
 
 
 def _conversation_id(activity: dict) -> str:

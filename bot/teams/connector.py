@@ -5,6 +5,8 @@ here, so Teams' limits for bots hold everywhere: per conversation about 7 messag
 60 per 30 s and 1,800 an hour, and a ceiling for the whole app. 412, 429, 502, 503 and 504 are
 retried with exponential backoff and jitter (honouring Retry-After); a refusal that will not
 change (400, 403, 404, ...) is permanent. Failures are `DeliveryFailed`, as the outbox expects.
+Only addresses the service URL policy allows are called (bot/teams/service_urls.py), whatever
+a stored conversation reference says.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from bot.teams.service_urls import ServiceUrls
 from conversations.outbox import DeliveryFailed
 
 log = logging.getLogger(__name__)
@@ -77,11 +80,12 @@ class Pacer:
 
 
 class Connector:
-    def __init__(self, token: Callable[[], Awaitable[str]], *, tries: int = 4,
-                 base_delay: float = 1.0, max_delay: float = 60.0, sleep: Sleep = asyncio.sleep,
+    def __init__(self, token: Callable[[], Awaitable[str]], service_urls: ServiceUrls, *,
+                 tries: int = 4, base_delay: float = 1.0, max_delay: float = 60.0, sleep: Sleep = asyncio.sleep,
                  monotonic: Callable[[], float] = time.monotonic,
                  jitter: Callable[[], float] = random.random) -> None:
         self.token = token
+        self.service_urls = service_urls
         self.tries, self.base_delay, self.max_delay = tries, base_delay, max_delay
         self.jitter = jitter
         self.pacer = Pacer(sleep, monotonic)
@@ -122,8 +126,12 @@ class Connector:
 
     async def _call(self, method: str, service_url: str, path: str, conversation_id: str,
                     body: dict | None) -> dict:
-        if not service_url.startswith(("https://", "http://")):
+        if not service_url:
             raise DeliveryFailed("teams: no service URL for this conversation", permanent=True)
+        refused = self.service_urls.why_not(service_url)
+        if refused:
+            log.warning("Teams call refused: %s", refused)
+            raise DeliveryFailed("teams: service URL not allowed", permanent=True)
         url = service_url.rstrip("/") + path
         reason = ""
         for attempt in range(self.tries):

@@ -42,8 +42,8 @@ async def test_install_stores_the_conversation_and_greets(bot_on_both):
 
     await bot.teams.say(JONAS, "status")
     assert bot.connector.lookups == [user.id]  # then by the AAD object id alone
-    assert "Teams: live at /api/messages (unauthenticated: Bot Framework Emulator mode)" \
-        in bot.banner
+    assert "Teams: live at /api/messages (TEAMS_EMULATOR=1: unauthenticated, for the Bot Framework "\
+        "Emulator on this machine only)" in bot.banner
 
 
 async def test_a_stranger_gets_the_friendly_unknown_user_message(bot):
@@ -185,7 +185,8 @@ async def test_a_rating_submit_answers_the_evaluation_question(bot):
 
 
 async def test_the_emulator_can_speak_as_a_roster_email(bot):
-    """Emulator mode (no app id): no roster look-up answers, so the user id may be an email."""
+    """Emulator mode (TEAMS_EMULATOR=1): no roster look-up answers, so the user id may be an
+    email."""
     activity = bot.teams.activity(bot.teams.user(JONAS), text="status", channelId="emulator")
     activity["from"] = {"id": JONAS, "name": "Jonas"}
     activity["conversation"] = {"id": "emulator-conversation"}

@@ -136,7 +136,9 @@ def serve_env(database_url: str, clock: ClockFile, **extra: str) -> dict[str, st
     env = {**os.environ, "DATABASE_URL": database_url, "CLOCK_FILE": str(clock.path),
            "TICK_SECONDS": "0.2", "CONSOLE_INBOX": "0", "LOG_LEVEL": "WARNING", **extra}
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN",
-                 "MICROSOFT_APP_ID", "ADMIN_TOKEN"):
+                 "MICROSOFT_APP_ID", "ADMIN_TOKEN", "TEAMS_EMULATOR"):
         if name not in extra:
             env.pop(name, None)
+    if "MICROSOFT_APP_ID" not in extra:
+        env.setdefault("TEAMS_EMULATOR", "1")  # the tests' Teams is the fake connector on loopback
     return env
