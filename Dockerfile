@@ -8,7 +8,7 @@ WORKDIR /app
 COPY pyproject.toml constraints.txt ./
 RUN pip install --no-cache-dir -c constraints.txt \
         slack-bolt slack-sdk botbuilder-core botbuilder-integration-aiohttp apscheduler \
-        sqlmodel sqlalchemy alembic "psycopg[binary]" jinja2 dateparser aiohttp tzdata
+        sqlmodel sqlalchemy alembic "psycopg[binary]" jinja2 dateparser aiohttp tzdata icalendar
 
 COPY app.py ./
 COPY bot ./bot

@@ -29,6 +29,8 @@ from storage.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent
 SAMPLE = ROOT / "examples" / "programme.toml"
+# The organizer of the bot's calendar invites; set BOT_EMAIL to an address of your own domain.
+DEFAULT_BOT_EMAIL = "mentoring-bot@mentor-companion.invalid"
 log = logging.getLogger("mentor")
 
 
@@ -59,9 +61,12 @@ def build(*, clock: Clock, messenger: Messenger, db: Database | None = None,
     db = db or Database()
     upgrade(db.engine)
     texts = Texts()
-    return Services(db=db, clock=clock, texts=texts, engine=Engine(db, clock, texts),
+    organizer = os.environ.get("BOT_EMAIL", "").strip() or DEFAULT_BOT_EMAIL
+    return Services(db=db, clock=clock, texts=texts,
+                    engine=Engine(db, clock, texts, organizer=organizer),
                     ticker=Ticker(db, clock),
-                    dispatcher=Dispatcher(db, clock, texts, messenger, worker=worker))
+                    dispatcher=Dispatcher(db, clock, texts, messenger, worker=worker,
+                                          organizer=organizer))
 
 
 class FileClock:

@@ -13,15 +13,18 @@ from zoneinfo import ZoneInfo
 from conversations import announcement_text
 from conversations.dialogs import Asker, ask, form_opened_by
 from conversations.dialogs.forms import pick_reflection
+from conversations.ics import Attendee, invite
 from conversations.messages import Button, Message
-from conversations.programme import end_moment, meetings_agreed_by
+from conversations.programme import Settings, end_moment, meetings_agreed_by
 from conversations.texts import Texts
-from conversations.verbs.meetings import LOG_BUTTON, NEXT_BUTTON
+from conversations.timeline import agenda_reminder_at
+from conversations.verbs.meetings import INVITE_NAME, LOG_BUTTON, NEXT_BUTTON
 from storage import announcements, answers, meetings
 from storage.people import pair_members
 from storage.tables import Agenda, Appointment, Delivery, Meeting, Pair, Person, Programme
 
 DIALOG_KINDS = {"kickoff", "pulse", "reflection", "evaluation"}
+INVITING = {"meeting_booked", "meeting_moved", "meeting_cancelled"}  # carry the calendar invite
 PAYLOAD_DEFAULTS = {"followup": False, "reminder": False, "round": 1, "repeat": 0}
 
 
@@ -41,6 +44,7 @@ class Context:
     texts: Texts
     payload: dict
     asked: bool = False  # composing opened a question (one open question per person at a time)
+    organizer: str = ""  # the bot's calendar address, for invites
 
     @property
     def lang(self) -> str:
@@ -50,6 +54,7 @@ class Context:
         return moment.astimezone(ZoneInfo(self.person.timezone))
 
     def text(self, template: str, /, **values: object) -> str:
+        values.setdefault("now", self.local(self.now))  # words true on the day it is read
         return self.texts.render(self.lang, template, **values)
 
     def partners(self) -> list[Person]:
@@ -98,7 +103,10 @@ def compose(ctx: Context) -> Message:
                 ctx.asked = True
                 return Message(question.text, buttons=question.buttons + buttons,
                                ephemeral=False)
-    return Message(text, buttons=buttons, ephemeral=False)
+    attachment = None
+    if kind in INVITING:
+        attachment = invite_for(ctx, ctx.session.get(Appointment, ctx.payload["appointment_id"]))
+    return Message(text, buttons=buttons, ephemeral=False, attachment=attachment)
 
 
 def _dialog_form(ctx: Context) -> str | None:
@@ -114,18 +122,28 @@ def _appointment(ctx: Context) -> Appointment:
     appointment = ctx.session.get(Appointment, ctx.payload.get("appointment_id", 0))
     if appointment is None or appointment.status != "scheduled":
         raise Skip("meeting no longer scheduled")
+    if appointment.sequence != ctx.payload.get("sequence", appointment.sequence):
+        raise Skip("meeting moved since")
+    return appointment
+
+
+def _preparing(ctx: Context) -> Appointment:
+    """A prompt that prepares a meeting is only true before it starts."""
+    appointment = _appointment(ctx)
+    if appointment.at <= ctx.now:
+        raise Skip("the meeting has started")
     return appointment
 
 
 def _agenda_reminder(ctx: Context):
-    appointment = _appointment(ctx)
+    appointment = _preparing(ctx)
     if meetings.agenda_for(ctx.session, appointment.id) is not None:
         raise Skip("agenda already sent")
     return {"when": ctx.local(appointment.at)}, ()
 
 
 def _meeting_reminder(ctx: Context):
-    appointment = _appointment(ctx)
+    appointment = _preparing(ctx)
     agenda = meetings.agenda_for(ctx.session, appointment.id)
     return {"when": ctx.local(appointment.at), "has_agenda": agenda is not None}, ()
 
@@ -150,12 +168,49 @@ def _agenda(ctx: Context):
             "when": ctx.local(appointment.at) if appointment else None}, ()
 
 
-def _meeting_booked(ctx: Context):
+def _relayed_change(ctx: Context) -> tuple[Appointment, str]:
     appointment = ctx.session.get(Appointment, ctx.payload.get("appointment_id", 0))
-    if appointment is None or appointment.status != "scheduled":
-        raise Skip("booking replaced")
+    if appointment is None:
+        raise Skip("meeting erased")
+    kind = ctx.delivery.kind
+    if kind != "meeting_cancelled" and appointment.status != "scheduled":
+        raise Skip(f"meeting {appointment.status}")
+    if kind == "meeting_moved" and appointment.sequence != ctx.payload.get("sequence"):
+        raise Skip("moved again since")
     booker = ctx.session.get(Person, ctx.payload.get("by", 0))
-    return {"when": ctx.local(appointment.at), "by": booker.name if booker else ""}, ()
+    return appointment, booker.name if booker else ""
+
+
+def _meeting_booked(ctx: Context):
+    appointment, by = _relayed_change(ctx)
+    values = {"when": ctx.local(appointment.at), "by": by,
+              "ask_agenda": ctx.role == "mentee" and _agenda_too_late(ctx, appointment)}
+    if ctx.delivery.kind == "meeting_moved":
+        values["before"] = ctx.local(datetime.fromisoformat(ctx.payload["from"]))
+    if ctx.delivery.kind == "meeting_cancelled":
+        known = ctx.payload.get("known")
+        values["when"] = ctx.local(datetime.fromisoformat(known) if known else appointment.at)
+        values["note"] = ctx.payload.get("note", "")
+    return values, ()
+
+
+def _agenda_too_late(ctx: Context, appointment: Appointment) -> bool:
+    """Booked after the agenda reminder's moment: the booking itself asks for the agenda."""
+    if meetings.agenda_for(ctx.session, appointment.id) is not None:
+        return False
+    settings = Settings.of(ctx.programme)
+    booked = appointment.changed_at or appointment.created_at
+    return agenda_reminder_at(appointment.at, ctx.person.timezone, settings) <= booked
+
+
+def invite_for(ctx: Context, appointment: Appointment) -> tuple[str, str, bytes]:
+    people = [p for p, _ in pair_members(ctx.session, appointment.pair_id)]
+    names = ", ".join(p.name for p in people if p.id != ctx.person.id)
+    return INVITE_NAME, "text/calendar", invite(
+        uid=appointment.uid, sequence=appointment.sequence, at=appointment.at, minutes=60,
+        title=ctx.text("meetings/ics_title", names=names), organizer=ctx.organizer,
+        attendees=[Attendee(p.name, p.email) for p in people], stamp=ctx.now,
+        cancelled=appointment.status == "cancelled")
 
 
 def _book_buttons(ctx: Context):
@@ -204,6 +259,8 @@ def _announcement(ctx: Context):
     partner = ", ".join(p.name.split()[0] for p in ctx.partners())
     text = announcement_text.render(saved.template, first_name=ctx.person.name.split()[0],
                                     programme=ctx.programme.name, partner=partner)
+    if ctx.payload.get("reminder") and saved.event_at and saved.event_at <= ctx.now:
+        raise Skip("the event has started")
     buttons = ()
     if saved.rsvp and not ctx.payload.get("reminder"):
         buttons = (ctx.button("rsvp_yes", "rsvp", f"{saved.id}:yes"),
@@ -220,6 +277,8 @@ _EXTRAS = {
     "did_you_meet": _did_you_meet,
     "agenda": _agenda,
     "meeting_booked": _meeting_booked,
+    "meeting_moved": _meeting_booked,
+    "meeting_cancelled": _meeting_booked,
     "first_meeting_chase": _book_buttons,
     "meeting_nudge": _book_buttons,
     "droop": _status_values,

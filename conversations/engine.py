@@ -34,11 +34,12 @@ class Reply:
 
 
 class Engine:
-    def __init__(self, db: Database, clock: Clock, texts: Texts) -> None:
+    def __init__(self, db: Database, clock: Clock, texts: Texts, organizer: str = "") -> None:
         self.db = db
         self.clock = clock
         self.texts = texts
         self._languages: dict[tuple[str, str], str] = {}
+        self.organizer = organizer  # the bot's calendar address, for its invites
 
     def handle(self, event: InboundEvent) -> Reply:
         try:
@@ -83,7 +84,8 @@ class Engine:
                 if person is None:
                     return Reply([Message(self.texts.render("en", "errors/unknown_user"))])
                 self._remember_language(event.ref, person)
-                turn = Turn(session, person, roles_of(session, person.id), now, self.texts)
+                turn = Turn(session, person, roles_of(session, person.id), now, self.texts,
+                            organizer=self.organizer)
                 if not turn.roles:
                     turn.say("errors/no_programme", person_name=person.name.split()[0])
                     return Reply(turn.replies, person.id)

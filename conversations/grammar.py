@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 
 MAX_TEXT = 4000
-VERBS = ("help", "log", "next", "agenda", "status", "reflect", "snooze", "pause", "resume",
+VERBS = ("help", "log", "next", "move", "cancel", "agenda", "status", "reflect", "snooze", "pause", "resume",
          "optout", "optin", "evaluate", "export", "forget", "announce", "followup",
          "report")
 ALIASES = {
@@ -17,6 +17,7 @@ ALIASES = {
     "eksporter": "export", "glem": "forget", "rapport": "report", "meddel": "announce",
     "fravælg": "optout", "fravaelg": "optout", "tilvælg": "optin", "tilvaelg": "optin",
     "opfølgning": "followup", "opfoelgning": "followup", "genoptag": "resume",
+    "flyt": "move", "aflys": "cancel",
 }
 _WITH = re.compile(r"(?:^|\s)(?:with|med)\s+@?(?P<who>[\w.+-]+(?:@[\w.-]+)?)\s*$", re.IGNORECASE)
 

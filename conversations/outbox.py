@@ -18,7 +18,7 @@ from conversations.compose import DIALOG_KINDS, Context, Skip, compose, payload_
 from conversations.messages import Button, ConversationRef, Message, SentRef
 from conversations.programme import Settings, SettingsInvalid
 from conversations.texts import Texts
-from conversations.working_hours import next_working_moment
+from conversations.working_hours import next_working_moment, relay_moment
 from storage import outbox
 from storage.db import Database, Unavailable
 from storage.people import identities_of, manages, membership_in_pair
@@ -75,8 +75,9 @@ class RoundResult:
 
 class Dispatcher:
     def __init__(self, db: Database, clock: Clock, texts: Texts, messenger: Messenger,
-                 worker: str = "worker", batch_size: int = 500) -> None:
+                 worker: str = "worker", batch_size: int = 500, organizer: str = "") -> None:
         self.db, self.clock, self.texts = db, clock, texts
+        self.organizer = organizer
         self.messenger = messenger
         self.worker = worker
         self.batch_size = batch_size
@@ -183,6 +184,9 @@ class Dispatcher:
         if kind is None:
             return "unknown kind", None
         if row.stale_after and now > row.stale_after:
+            meeting = meeting_of(row)
+            if meeting is not None and meeting <= now and row.kind in PREPARING:
+                return "the meeting has started", None
             return "stale: due while the service was away", None
         if row.pair_id is not None and membership_in_pair(session, person.id, row.pair_id) is None:
             return "no longer in the programme", None
@@ -190,9 +194,12 @@ class Dispatcher:
             return "no longer in the programme", None  # a manager's prompt; they left
         if kind.transactional:
             return "", None
+        settings = Settings.of(session.get(Programme, row.programme_id))
+        if kind.relayed:
+            moment = relay_moment(now, person.timezone, settings, meeting_of(row))
+            return ("", None) if moment == now else ("outside working hours", moment)
         if row.optional and person.optional_opt_out:
             return "opted out of optional prompts", None
-        settings = Settings.of(session.get(Programme, row.programme_id))
         if person.snoozed_until and person.snoozed_until > now:
             later = next_working_moment(person.snoozed_until, person.timezone, settings)
             return ("snoozed", later) if later < row.stale_after else ("snoozed", None)
@@ -228,7 +235,7 @@ class Dispatcher:
             membership = membership_in_pair(session, person.id, pair.id)
             role = membership.role if membership else "mentee"
         return Context(session, row, person, session.get(Programme, row.programme_id), pair,
-                       role, now, self.texts, payload_of(row))
+                       role, now, self.texts, payload_of(row), organizer=self.organizer)
 
     async def _send(self, batch: Batch, result: RoundResult) -> None:
         try:
@@ -281,6 +288,18 @@ class Dispatcher:
                     result.retried += 1
 
 
+PREPARING = ("agenda_reminder", "meeting_reminder")
+
+
+def meeting_of(row: Delivery) -> datetime | None:
+    """The start of the meeting a row is about, when its payload names one."""
+    at = payload_of(row).get("at")
+    try:
+        return datetime.fromisoformat(at) if isinstance(at, str) else None
+    except ValueError:
+        return None
+
+
 def merge(messages: list[Message]) -> Message:
     """Prompts due together for one person become one message, not a burst."""
     if len(messages) == 1:
@@ -290,5 +309,6 @@ def merge(messages: list[Message]) -> Message:
         for button in message.buttons:
             if button not in buttons and len(buttons) < MAX_BUTTONS:
                 buttons.append(button)
+    attachments = [m.attachment for m in messages if m.attachment is not None]
     return Message(MERGE_SEPARATOR.join(m.text for m in messages), buttons=tuple(buttons),
-                   ephemeral=False)
+                   ephemeral=False, attachment=attachments[-1] if attachments else None)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from markupsafe import Markup
 
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
@@ -58,19 +58,44 @@ def _finalize(value: object) -> object:
     return user_span(value)
 
 
-def format_day(moment: date | datetime, lang: str) -> str:
+def format_day(moment: date | datetime, lang: str, year: bool = False) -> str:
     weekday = WEEKDAYS[lang].split()[moment.weekday()]
     month = MONTHS[lang].split()[moment.month - 1]
     if lang == "da":
-        return f"{weekday} {moment.day}. {month}"
-    return f"{weekday} {moment.day} {month}"
+        return f"{weekday} {moment.day}. {month}" + (f" {moment.year}" if year else "")
+    return f"{weekday} {moment.day} {month}" + (f" {moment.year}" if year else "")
 
 
-def format_moment(moment: datetime, lang: str) -> str:
+def format_moment(moment: datetime, lang: str, year: bool = False) -> str:
     """'Tuesday 3 March, 14:00' / 'tirsdag 3. marts kl. 14.00', in the moment's own zone."""
     if lang == "da":
-        return f"{format_day(moment, lang)} kl. {moment:%H.%M}"
-    return f"{format_day(moment, lang)}, {moment:%H:%M}"
+        return f"{format_day(moment, lang, year)} kl. {moment:%H.%M}"
+    return f"{format_day(moment, lang, year)}, {moment:%H:%M}"
+
+
+def format_relative(moment: datetime, now: datetime, lang: str) -> str:
+    """The moment as its reader says it on the day they read it (both in the reader's zone):
+    'today at 14:00', 'tomorrow, Tuesday, at 14:00', 'on Monday 14 December at 14:00'."""
+    moment = moment.astimezone(now.tzinfo)
+    days = (moment.date() - now.date()).days
+    weekday = WEEKDAYS[lang].split()[moment.weekday()]
+    if lang == "da":
+        clock = f"kl. {moment:%H.%M}"
+        if days == 0:
+            return f"i dag {clock}"
+        if days == 1:
+            return f"i morgen, {weekday}, {clock}"
+        if 1 < days < 7:
+            return f"på {weekday} {clock}"
+        return f"{format_day(moment, lang, moment.year != now.year)} {clock}"
+    clock = f"at {moment:%H:%M}"
+    if days == 0:
+        return f"today {clock}"
+    if days == 1:
+        return f"tomorrow, {weekday}, {clock}"
+    if 1 < days < 7:
+        return f"on {weekday} {clock}"
+    return f"on {format_day(moment, lang, moment.year != now.year)} {clock}"
 
 
 def format_minutes(minutes: int, lang: str) -> str:
@@ -79,6 +104,12 @@ def format_minutes(minutes: int, lang: str) -> str:
     if hours and rest:
         return f"{hours} {unit} {rest} min"
     return f"{hours} {unit}" if hours else f"{rest} min"
+
+
+def _other_year(context, moment: date | datetime) -> bool:
+    """Dates show their year when it is not the reader's current one (`now` in the values)."""
+    now = context.get("now")
+    return isinstance(now, datetime) and moment.year != now.year
 
 
 class Texts:
@@ -96,8 +127,12 @@ class Texts:
                 lstrip_blocks=True,
                 keep_trailing_newline=False,
             )
-            env.filters["day"] = lambda d, _l=lang: Markup(format_day(d, _l))
-            env.filters["moment"] = lambda d, _l=lang: Markup(format_moment(d, _l))
+            env.filters["day"] = pass_context(
+                lambda c, d, _l=lang: Markup(format_day(d, _l, _other_year(c, d))))
+            env.filters["moment"] = pass_context(
+                lambda c, d, _l=lang: Markup(format_moment(d, _l, _other_year(c, d))))
+            env.filters["relative"] = pass_context(
+                lambda c, d, _l=lang: Markup(format_relative(d, c.get("now") or d, _l)))
             env.filters["minutes"] = lambda m, _l=lang: Markup(format_minutes(m, _l))
             self._envs[lang] = env
 

@@ -11,8 +11,8 @@ from datetime import timedelta
 
 from conversations.clock import Clock
 from conversations.programme import SettingsInvalid, progress
-from conversations.timeline import Step, plan
-from storage import timeline_facts
+from conversations.timeline import Step, lapsed, plan
+from storage import meetings, timeline_facts
 from storage.db import Database
 from storage.managers import programmes_for_followup, pairs_not_followed_up
 from storage.outbox import Proposal, propose
@@ -44,10 +44,12 @@ class Ticker:
             if not pair_ids:
                 break
             with self.db.unit() as session:
-                proposals, checks = [], {}
+                proposals, checks, missed = [], {}, []
                 for facts in timeline_facts.load(session, pair_ids):
                     try:
                         planned = plan(facts, now)
+                        if lapsed(facts, now):
+                            missed.append(facts.appointment.id)
                         proposals += [_proposal(step, facts.programme.id,
                                                 None if step.kind == "droop_flag"
                                                 else facts.pair_id)
@@ -59,6 +61,7 @@ class Ticker:
                         continue
                     checks[facts.pair_id] = planned.next_check
                 result.proposed += propose(session, proposals)
+                meetings.mark_missed(session, missed, now)
                 timeline_facts.set_next_checks(session, checks)
             result.pairs += len(pair_ids)
             if len(pair_ids) < self.batch_size:

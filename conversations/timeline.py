@@ -7,7 +7,7 @@ still sent once.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,13 @@ from conversations.catalog import KINDS
 from conversations.health import classify, signs_for
 from conversations.programme import (Settings, end_moment, evaluation_opens, progress,
                                      start_moment)
-from storage.timeline_facts import PairFacts
+from conversations.working_hours import (
+    half_working_day,
+    last_working_moment,
+    previous_working_day_at,
+    working_time_between,
+)
+from storage.timeline_facts import Booking, PairFacts
 
 RECHECK = timedelta(days=7)
 LAPSED = timedelta(days=7)
@@ -30,10 +36,12 @@ class Step:
     due_at: datetime
     payload: dict = field(default_factory=dict)
     optional: bool = False
+    expires: datetime | None = None  # e.g. the meeting's start, for a prompt preparing it
 
     @property
     def stale_after(self) -> datetime:
-        return self.due_at + KINDS[self.kind].stale_after
+        stale = self.due_at + KINDS[self.kind].stale_after
+        return min(stale, self.expires) if self.expires else stale
 
 
 @dataclass
@@ -60,8 +68,8 @@ def _candidates(f: PairFacts, now: datetime):
     if f.started_at and start < f.started_at <= now:  # a pair that joined late starts late
         start = f.started_at
     end = end_moment(f.programme)
-    if f.appointment and f.appointment[1] < now - LAPSED:
-        f.appointment = None  # nobody answered "did you meet?": the booking no longer holds
+    if lapsed(f, now):
+        f = replace(f, appointment=None)  # not held, not answered: the tick marks it missed
     mentees = [m for m in f.members if m.role == "mentee"]
     mentors = [m for m in f.members if m.role == "mentor"]
     everyone = mentees + mentors
@@ -112,30 +120,68 @@ def _meeting_nudges(f: PairFacts, s: Settings, start, end, now, everyone):
                            "meeting_nudge", due, {"round": n})
 
 
+def lapsed(f: PairFacts, now: datetime) -> bool:
+    """The booked meeting is a week past and nobody said it was held: it was missed."""
+    return f.appointment is not None and f.appointment[1] < now - LAPSED
+
+
+def agenda_reminder_at(at: datetime, zone: str, s: Settings) -> datetime:
+    """`agenda_days_before` days before the meeting, moved back (never forward) to a working
+    moment of the mentee: Friday for a Monday meeting."""
+    return last_working_moment(at - timedelta(days=s.agenda_days_before), zone, s)
+
+
+def agenda_followup_at(at: datetime, reminder: datetime, zone: str,
+                       s: Settings) -> datetime | None:
+    """A day before, on another working day than the reminder, and at least half a working
+    day before the meeting; otherwise no follow-up at all."""
+    followup = last_working_moment(at - timedelta(days=1), zone, s)
+    tz = ZoneInfo(zone)
+    if followup.astimezone(tz).date() <= reminder.astimezone(tz).date():
+        return None
+    if working_time_between(followup, at, zone, s) < half_working_day(s):
+        return None
+    return followup
+
+
+def _same_day(a: datetime, b: datetime, zone: str, reminded: set[int], person_id: int) -> bool:
+    tz = ZoneInfo(zone)
+    return person_id in reminded and a.astimezone(tz).date() == b.astimezone(tz).date()
+
+
 def _appointment_steps(f: PairFacts, s: Settings, mentees, mentors, everyone):
     if not f.appointment:
         return
-    appointment_id, at, booked = f.appointment
-    payload = {"appointment_id": appointment_id}
-    reminder = max(at - timedelta(days=s.agenda_days_before), booked + timedelta(hours=1))
-    if not f.agenda_sent and reminder <= at - timedelta(hours=12):
+    booking = Booking(*f.appointment)
+    at, booked = booking.at, booking.booked
+    occurrence = f"{booking.id}:{booking.sequence}"
+    payload = {"appointment_id": booking.id, "sequence": booking.sequence, "at": at.isoformat()}
+    day_before = {m.person_id: previous_working_day_at(at, m.timezone, s) for m in everyone}
+    reminded = {pid for pid, moment in day_before.items()
+                if moment > booked + timedelta(hours=2)}  # not right after booking it
+    if not f.agenda_sent:
         for m in mentees:
-            yield Step(f"agenda:{appointment_id}:{m.person_id}", m.person_id, "agenda_reminder",
-                       reminder, payload)
-            followup = at - timedelta(days=1)
-            if followup > reminder + timedelta(hours=12):
-                yield Step(f"agenda_followup:{appointment_id}:{m.person_id}", m.person_id,
-                           "agenda_reminder", followup, {**payload, "followup": True})
-    day_before = at - timedelta(days=1)
-    if booked < day_before - timedelta(hours=12):
-        for m in everyone:
-            yield Step(f"reminder:{appointment_id}:{m.person_id}", m.person_id,
-                       "meeting_reminder", day_before, payload, optional=True)
+            reminder = agenda_reminder_at(at, m.timezone, s)
+            if reminder > booked:  # booked later than that: the booking reply asked for it
+                yield Step(f"agenda_reminder:{occurrence}:{m.person_id}", m.person_id,
+                           "agenda_reminder", reminder, payload, expires=at)
+            followup = agenda_followup_at(at, reminder, m.timezone, s)
+            if followup is not None and followup > booked + timedelta(hours=2) \
+                    and not _same_day(followup, day_before[m.person_id], m.timezone, reminded,
+                                      m.person_id):
+                yield Step(f"agenda_followup:{occurrence}:{m.person_id}", m.person_id,
+                           "agenda_reminder", followup, {**payload, "followup": True},
+                           expires=at - half_working_day(s))
+    for m in everyone:
+        if m.person_id in reminded:
+            # The mentee's day-before reminder also asks for a missing agenda.
+            yield Step(f"reminder:{occurrence}:{m.person_id}", m.person_id, "meeting_reminder",
+                       day_before[m.person_id], payload, optional=True, expires=at)
     for m in mentees:
-        yield Step(f"did_meet:{appointment_id}:{m.person_id}", m.person_id, "did_you_meet",
+        yield Step(f"did_meet:{occurrence}:{m.person_id}", m.person_id, "did_you_meet",
                    at + timedelta(hours=2), payload)
     for m in mentors:
-        yield Step(f"did_meet:{appointment_id}:{m.person_id}", m.person_id, "did_you_meet",
+        yield Step(f"did_meet:{occurrence}:{m.person_id}", m.person_id, "did_you_meet",
                    at + timedelta(days=3), payload)
 
 

@@ -27,6 +27,7 @@ class Turn:
     roles: list[Role]
     now: datetime
     texts: Texts
+    organizer: str = ""  # the bot's calendar address (ORGANIZER of its invites)
     partner_hint: str = ""
     replies: list[Message] = field(default_factory=list)
 
@@ -43,6 +44,7 @@ class Turn:
         return self.now.astimezone(self.tz)
 
     def text(self, template: str, /, **values: object) -> str:
+        values.setdefault("now", self.local_now)  # relative words and years, for this reader
         return self.texts.render(self.lang, template, **values)
 
     def say(self, template: str, /, *, buttons: tuple[Button, ...] = (), form: Form | None = None,

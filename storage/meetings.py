@@ -1,6 +1,7 @@
 """Meetings held, meetings booked and agendas sent (private to the pair)."""
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, update
@@ -10,18 +11,18 @@ from storage.tables import Agenda, Appointment, Meeting, Pair
 
 
 def add_meeting(session: Session, *, pair_id: int, person_id: int, held_at: datetime,
-                minutes: int, note: str, now: datetime) -> Meeting:
+                minutes: int, note: str, now: datetime,
+                appointment_id: int | None = None) -> Meeting:
+    """Store a meeting that took place; `appointment_id` is the booking it answers (held now,
+    so no more reminders for it)."""
     meeting = Meeting(pair_id=pair_id, logged_by=person_id, held_at=held_at, minutes=minutes,
                       note=note, created_at=now)
     session.add(meeting)
-    # The booked meeting this log answers is held now; no more reminders for it.
-    session.execute(
-        update(Appointment)
-        .where(Appointment.pair_id == pair_id, Appointment.status == "scheduled",
-               Appointment.at <= held_at + timedelta(days=3),
-               Appointment.at >= held_at - timedelta(days=7))
-        .values(status="held")
-    )
+    if appointment_id is not None:
+        session.execute(update(Appointment)
+                        .where(Appointment.id == appointment_id, Appointment.pair_id == pair_id,
+                               Appointment.status == "scheduled")
+                        .values(status="held", changed_at=now))
     touch_pair(session, pair_id, now)
     session.flush()
     return meeting
@@ -55,17 +56,41 @@ def last_meeting(session: Session, pair_id: int) -> Meeting | None:
 
 def book(session: Session, *, pair_id: int, person_id: int, at: datetime,
          now: datetime) -> Appointment:
-    """Book the next meeting; a meeting booked before and not yet held counts as moved."""
-    session.execute(
-        update(Appointment)
-        .where(Appointment.pair_id == pair_id, Appointment.status == "scheduled")
-        .values(status="moved")
-    )
-    appointment = Appointment(pair_id=pair_id, at=at, booked_by=person_id, created_at=now)
+    """A new appointment with its own calendar identity (a random uid, never a bare row id)."""
+    appointment = Appointment(pair_id=pair_id, at=at, booked_by=person_id, created_at=now,
+                              uid=uuid.uuid4().hex, sequence=0, changed_at=now)
     session.add(appointment)
     touch_pair(session, pair_id, now)
     session.flush()
     return appointment
+
+
+def move(session: Session, appointment: Appointment, at: datetime, now: datetime) -> datetime:
+    """The same appointment at a new time; calendars see a newer sequence. Returns the old time."""
+    before = appointment.at
+    appointment.at, appointment.changed_at = at, now
+    appointment.sequence += 1
+    session.add(appointment)
+    touch_pair(session, appointment.pair_id, now)
+    session.flush()
+    return before
+
+
+def cancel(session: Session, appointment: Appointment, now: datetime) -> None:
+    appointment.status, appointment.changed_at = "cancelled", now
+    appointment.sequence += 1
+    session.add(appointment)
+    touch_pair(session, appointment.pair_id, now)
+    session.flush()
+
+
+def mark_missed(session: Session, appointment_ids: list[int], now: datetime) -> None:
+    """Not held and not answered a week after: the booking lapsed."""
+    if appointment_ids:
+        session.execute(update(Appointment)
+                        .where(Appointment.id.in_(appointment_ids),
+                               Appointment.status == "scheduled")
+                        .values(status="missed", changed_at=now))
 
 
 def next_appointment(session: Session, pair_id: int) -> Appointment | None:
@@ -73,16 +98,6 @@ def next_appointment(session: Session, pair_id: int) -> Appointment | None:
              .where(Appointment.pair_id == pair_id, Appointment.status == "scheduled")
              .order_by(Appointment.at.desc()))
     return session.exec(query).first()
-
-
-def set_appointment_status(session: Session, appointment_id: int, status: str,
-                           now: datetime) -> Appointment | None:
-    appointment = session.get(Appointment, appointment_id)
-    if appointment is None:
-        return None
-    appointment.status = status
-    touch_pair(session, appointment.pair_id, now)
-    return appointment
 
 
 def add_agenda(session: Session, *, pair_id: int, person_id: int, text: str,

@@ -54,6 +54,20 @@ def propose(session: Session, proposals: list[Proposal]) -> int:
     return len(session.connection().execute(statement, rows).all())
 
 
+def withdraw(session: Session, person_id: int, key_prefix: str, reason: str,
+             keep: bool = False) -> list[dict]:
+    """The payloads of this person's rows under `key_prefix` still waiting to be sent; they are
+    skipped with `reason` (or only looked at, with `keep`). A row already claimed is on its
+    way and counts as sent."""
+    rows = list(session.exec(select(Delivery).where(
+        Delivery.person_id == person_id, Delivery.key.startswith(key_prefix),
+        Delivery.status == "pending")))
+    if rows and not keep:
+        session.execute(update(Delivery).where(Delivery.id.in_([r.id for r in rows]))
+                        .values(status="skipped", last_error=reason[:300]))
+    return [json.loads(r.payload_json or "{}") for r in rows]
+
+
 def existing_keys(session: Session, prefix: str) -> set[str]:
     return set(session.exec(select(Delivery.key).where(Delivery.key.startswith(prefix))))
 

@@ -77,15 +77,21 @@ class Identity(SQLModel, table=True):
 
 
 class Appointment(SQLModel, table=True):
-    """A scheduled meeting; status moves from scheduled to held, moved or missed."""
+    """A booked meeting, a calendar event: scheduled (moved keeps it scheduled, at a new time,
+    with its sequence raised) until it is held, cancelled or missed. `uid` is its calendar
+    identity, the same in every invite for it."""
 
-    __table_args__ = (Index("ix_appointment_pair_status", "pair_id", "status"),)
+    __table_args__ = (Index("ix_appointment_pair_status", "pair_id", "status"),
+                      Index("ix_appointment_uid", "uid", unique=True))
     id: int | None = Field(default=None, primary_key=True)
     pair_id: int = Field(foreign_key="pair.id")
     at: datetime
     status: str = Field(default="scheduled", max_length=12)
     booked_by: int = Field(foreign_key="person.id")
     created_at: datetime
+    uid: str = Field(default="", max_length=64)
+    sequence: int = 0
+    changed_at: datetime | None = None  # when it was last booked, moved or cancelled
 
 
 class Meeting(SQLModel, table=True):

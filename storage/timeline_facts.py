@@ -8,11 +8,21 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import update
 from sqlmodel import Session, select
 
 from storage.tables import Agenda, Answer, Appointment, Meeting, Membership, Pair, Person, Programme
+
+
+class Booking(NamedTuple):
+    """The pair's booked meeting: its id, when, when it was booked or last moved, its sequence."""
+
+    id: int
+    at: datetime
+    booked: datetime
+    sequence: int = 0
 
 
 @dataclass(frozen=True)
@@ -31,7 +41,7 @@ class PairFacts:
     members: list[MemberFact] = field(default_factory=list)
     managers: list[int] = field(default_factory=list)
     meetings: list[tuple[int, datetime, datetime]] = field(default_factory=list)  # id, held, logged
-    appointment: tuple[int, datetime, datetime] | None = None  # id, at, booked
+    appointment: Booking | None = None
     agenda_sent: bool = False
     ratings: list[tuple[int, int]] = field(default_factory=list)  # (answer id, rating)
     pulse: dict[int, list[int]] = field(default_factory=dict)
@@ -88,10 +98,12 @@ def load(session: Session, pair_ids: list[int]) -> list[PairFacts]:
                                        Meeting.created_at)
                                 .where(Meeting.pair_id.in_(pair_ids)).order_by(Meeting.held_at)):
         facts[meeting[0]].meetings.append((meeting[1], meeting[2], meeting[3]))
-    for pair_id, appointment_id, at, created in session.exec(
-            select(Appointment.pair_id, Appointment.id, Appointment.at, Appointment.created_at)
-            .where(Appointment.pair_id.in_(pair_ids), Appointment.status == "scheduled")):
-        facts[pair_id].appointment = (appointment_id, at, created)
+    for pair_id, appointment_id, at, created, changed, sequence in session.exec(
+            select(Appointment.pair_id, Appointment.id, Appointment.at, Appointment.created_at,
+                   Appointment.changed_at, Appointment.sequence)
+            .where(Appointment.pair_id.in_(pair_ids), Appointment.status == "scheduled")
+            .order_by(Appointment.at)):
+        facts[pair_id].appointment = Booking(appointment_id, at, changed or created, sequence)
     booked = [f.appointment[0] for f in facts.values() if f.appointment]
     if booked:
         with_agenda = set(session.exec(select(Agenda.appointment_id)

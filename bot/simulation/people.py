@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from conversations.engine import Engine
-from conversations.messages import ConversationRef, Message, TextReceived
+from conversations.messages import ActionInvoked, ConversationRef, Message, TextReceived
 
 FADES_AFTER = timedelta(days=92)
 TEXT_ANSWERS = {
@@ -89,7 +89,7 @@ class Simulation:
                 if line in (ANSWER_RATING, ANSWER_TEXT):
                     self._answer_dialog(persona, line == ANSWER_RATING, now)
                 else:
-                    self._send(persona, line, now)
+                    self._choose(persona, self._send(persona, line, now), now)
 
     def _answer_dialog(self, persona: Persona, rating: bool, now: datetime) -> None:
         """Answer the open questionnaire one question at a time, as a person would."""
@@ -112,6 +112,15 @@ class Simulation:
             return {"steady": "4", "fading": "2", "abandons": "3"}[persona.style]
         options = TEXT_ANSWERS[persona.lang]
         return options[persona.answered % len(options)]
+
+    def _choose(self, persona: Persona, replies: list[Message], now: datetime) -> None:
+        """Asked to confirm a time outside someone's working hours, a pair picks the first of
+        the times that suit everyone (or books anyway when there is none)."""
+        choices = [b for m in replies for b in m.buttons if b.action_id == "book_choice"]
+        if choices:
+            choice = choices[1] if len(choices) > 1 else choices[0]
+            ref = ConversationRef("sim", persona.email, email=persona.email)
+            self.engine.handle(ActionInvoked(ref, choice.action_id, choice.value, now))
 
     def _send(self, persona: Persona, line: str, now: datetime) -> list[Message]:
         ref = ConversationRef("sim", persona.email, email=persona.email)

@@ -5,9 +5,10 @@ from conversations.verbs import announce as announcing
 from conversations.verbs.agenda import agenda
 from conversations.verbs.followup import followup
 from conversations.verbs.help import help_verb
-from conversations.verbs.meetings import (LOG_BUTTON, NEXT_BUTTON, did_meet, log, next_meeting,
-                                          open_log_form, open_next_form, submit_log_form,
-                                          submit_next_form)
+from conversations.verbs.meetings import (BOOK_CHOICE, KEEP_BUTTON, LOG_BUTTON, NEXT_BUTTON,
+                                          book_choice, cancel, did_meet, keep_booking, log,
+                                          next_meeting, open_log_form, open_next_form,
+                                          submit_log_form, submit_next_form)
 from conversations.verbs.privacy import export, forget
 from conversations.verbs.questions import evaluate, reflect
 from conversations.verbs.report import report
@@ -15,7 +16,8 @@ from conversations.verbs.snooze import optin, optout, resume, snooze, snooze_but
 from conversations.verbs.status import status
 
 REGISTRY = {
-    "help": help_verb, "log": log, "next": next_meeting, "agenda": agenda, "status": status,
+    "help": help_verb, "log": log, "next": next_meeting, "move": next_meeting, "cancel": cancel,
+    "agenda": agenda, "status": status,
     "reflect": reflect, "snooze": snooze, "pause": snooze, "resume": resume, "optout": optout,
     "optin": optin, "evaluate": evaluate, "export": export, "forget": forget,
     "announce": announcing.announce, "followup": followup,
@@ -25,6 +27,7 @@ REGISTRY = {
 ACTIONS = {
     LOG_BUTTON: open_log_form, "log_submit": submit_log_form,
     NEXT_BUTTON: open_next_form, "next_submit": submit_next_form,
+    BOOK_CHOICE: book_choice, KEEP_BUTTON: keep_booking,
     "snooze": snooze_button, ANSWER_ACTION: answer_button, "did_meet": did_meet,
     announcing.SEND: announcing.button, announcing.CANCEL: announcing.button,
     announcing.RSVP: announcing.rsvp,

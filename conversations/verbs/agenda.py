@@ -1,8 +1,12 @@
 """`agenda`: the mentee prepares the next meeting and the bot hands it to the mentor."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from conversations.grammar import Command, MAX_TEXT
+from conversations.programme import Settings
 from conversations.turn import Refusal, Turn
+from conversations.working_hours import relay_moment
 from storage import meetings
 from storage.outbox import Proposal, propose
 
@@ -21,12 +25,21 @@ def agenda(turn: Turn, command: Command) -> None:
                                 text=text, appointment_id=booked.id if booked else None,
                                 now=turn.now)
     mentors = [p for p, r in turn.partners(role) if r == "mentor"]
-    propose(turn.session, [
-        Proposal(key=f"agenda:{saved.id}:{mentor.id}", person_id=mentor.id,
-                 programme_id=role.programme.id, pair_id=role.pair.id, kind="agenda",
-                 due_at=turn.now, stale_after=booked.at if booked else turn.now.replace(year=turn.now.year + 1),
-                 priority=1, payload={"agenda_id": saved.id})
-        for mentor in mentors
-    ])
+    settings = Settings.of(role.programme)
+    meeting_at = booked.at if booked else None
+    proposals, arrivals = [], []
+    for mentor in mentors:
+        # Relayed in the mentor's working hours, unless the meeting comes first.
+        due = relay_moment(turn.now, mentor.timezone, settings, meeting_at)
+        proposals.append(Proposal(
+            key=f"agenda:{saved.id}:{mentor.id}", person_id=mentor.id,
+            programme_id=role.programme.id, pair_id=role.pair.id, kind="agenda", due_at=due,
+            stale_after=max(booked.at, due + timedelta(days=1)) if booked
+            else due + timedelta(days=365),
+            priority=1, payload={"agenda_id": saved.id,
+                                 **({"at": booked.at.isoformat()} if booked else {})}))
+        if due > turn.now:
+            arrivals.append((mentor.name, due.astimezone(turn.tz)))
+    propose(turn.session, proposals)
     turn.say("agenda/sent", names=[m.name for m in mentors],
-             when=booked.at.astimezone(turn.tz) if booked else None)
+             when=booked.at.astimezone(turn.tz) if booked else None, arrivals=arrivals)

@@ -14,8 +14,10 @@ from conversations import announcement_text
 from conversations.catalog import KINDS
 from conversations.grammar import Command, small_number
 from conversations.messages import ActionInvoked, Button
+from conversations.programme import Settings
 from conversations.turn import Refusal, Turn
 from conversations.when import split_when
+from conversations.working_hours import previous_working_day_at
 from storage import announcements
 from storage.outbox import Proposal, propose
 from storage.people import Role
@@ -150,12 +152,18 @@ def confirm(turn: Turn, role: Role, saved) -> None:
                           pair_id, "announcement", saved.send_at, stale, kind.priority,
                           payload={"announcement_id": saved.id})
                  for person, pair_id in members]
-    if saved.event_at and saved.event_at - timedelta(days=1) > saved.send_at + timedelta(hours=12):
-        proposals += [Proposal(f"announce_reminder:{saved.id}:{person.id}", person.id,
-                               role.programme.id, pair_id, "announcement",
-                               saved.event_at - timedelta(days=1), saved.event_at, kind.priority,
-                               payload={"announcement_id": saved.id, "reminder": True})
-                      for person, pair_id in members]
+    if saved.event_at:
+        # The reminder goes on each reader's working day before the event, not 24 hours before
+        # it (a Monday event is reminded on Friday); its words are chosen when it is read.
+        settings = Settings.of(role.programme)
+        for person, pair_id in members:
+            due = previous_working_day_at(saved.event_at, person.timezone, settings)
+            if due > saved.send_at + timedelta(hours=12):
+                proposals.append(Proposal(
+                    f"announce_reminder:{saved.id}:{person.id}", person.id, role.programme.id,
+                    pair_id, "announcement", due, saved.event_at, kind.priority,
+                    payload={"announcement_id": saved.id, "reminder": True,
+                             "at": saved.event_at.isoformat()}))
     propose(turn.session, proposals)
     saved.status, saved.recipients = "sent", len(members)
     turn.session.add(saved)

@@ -1,21 +1,30 @@
 """`log` a meeting that took place and book the `next` one (engine layer)."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
+from conversations.booking import Member, local_times, overlap_start, suggestions, suits_everyone
 from conversations.durations import split_duration
-from conversations.grammar import Command, MAX_TEXT, small_number
-from conversations.ics import invite
+from conversations.grammar import MAX_TEXT, Command, small_number
+from conversations.ics import Attendee, invite
 from conversations.messages import ActionInvoked, Button, Form, FormField, Message
-from conversations.programme import end_moment, meetings_agreed_by, start_moment
+from conversations.programme import Settings, end_moment, meetings_agreed_by, start_moment
+from conversations.timeline import agenda_reminder_at
 from conversations.turn import Refusal, Turn
 from conversations.when import When, split_when
+from conversations.working_hours import relay_moment
 from storage import meetings
-from storage.outbox import Proposal, propose
+from storage.outbox import Proposal, propose, withdraw
+from storage.tables import Appointment
 
 MAX_MINUTES = 8 * 60
+MAX_NOTE = 500
 LOG_BUTTON = "open_log"
 NEXT_BUTTON = "open_next"
+BOOK_CHOICE = "book_choice"
+KEEP_BUTTON = "keep_booking"
+INVITE_NAME = "mentoring.ics"
+CONFIRM_WORDS = {"anyway", "confirm", "alligevel", "bekræft", "bekraeft"}
 
 
 def log(turn: Turn, command: Command) -> None:
@@ -33,8 +42,11 @@ def log(turn: Turn, command: Command) -> None:
     record(turn, role, when, minutes, note)
 
 
-def record(turn: Turn, role, when: When, minutes: int, note: str) -> None:
-    """Check and store one meeting; shared by the `log` command and the log form."""
+def record(turn: Turn, role, when: When, minutes: int, note: str,
+           appointment: Appointment | None = None) -> None:
+    """Check and store one meeting; shared by the `log` command, the log form and "did you
+    meet? yes". A log on the booked meeting's day is that meeting, held; a log of another day
+    leaves the booking as it is."""
     if when.at > turn.now + timedelta(minutes=10):
         raise Refusal("errors/date_future", when=when.at.astimezone(turn.tz))
     if when.at < start_moment(role.programme):
@@ -47,56 +59,236 @@ def record(turn: Turn, role, when: When, minutes: int, note: str) -> None:
     earlier = meetings.same_meeting(turn.session, role.pair.id, when.at)
     if earlier is not None:
         raise Refusal("meetings/already_logged", when=earlier.held_at.astimezone(turn.tz))
+    if appointment is None:
+        booked = meetings.next_appointment(turn.session, role.pair.id)
+        if booked is not None and _same_day(booked.at, when.at, turn.tz):
+            appointment = booked
     meetings.add_meeting(turn.session, pair_id=role.pair.id, person_id=turn.person.id,
-                         held_at=when.at, minutes=minutes, note=note, now=turn.now)
+                         held_at=when.at, minutes=minutes, note=note, now=turn.now,
+                         appointment_id=appointment.id if appointment else None)
     held = meetings.meeting_count(turn.session, role.pair.id)
     booked = meetings.next_appointment(turn.session, role.pair.id)
     buttons = () if booked else (Button(turn.text("buttons/schedule_next"), NEXT_BUTTON),)
     turn.say("meetings/logged", when=when.at.astimezone(turn.tz), has_time=when.has_time,
              minutes=minutes, note=note, held=held,
              agreed=meetings_agreed_by(role.programme, turn.now), booked=booked is not None,
-             buttons=buttons)
+             booked_at=booked.at.astimezone(turn.tz) if booked else None, buttons=buttons)
+
+
+def _same_day(a: datetime, b: datetime, tz) -> bool:
+    return a.astimezone(tz).date() == b.astimezone(tz).date()
 
 
 def next_meeting(turn: Turn, command: Command) -> None:
+    """`next friday 10:00` books; with a meeting already booked it asks whether to move it.
+    `move friday 11:00` moves it straight away; a trailing "anyway" accepts a time outside
+    someone's working hours or after the programme's end."""
     role = turn.pair_role()
     if not command.args:
         booked = meetings.next_appointment(turn.session, role.pair.id)
-        raise Refusal("meetings/next_usage",
+        raise Refusal("meetings/move_usage" if command.verb == "move" else "meetings/next_usage",
                       booked=booked.at.astimezone(turn.tz) if booked else None)
     parsed = _split_when(turn, command.args, prefer="future")
     if parsed is None:
         raise Refusal("errors/date_unclear", said=_first_words(command.args), verb="next")
-    when, _ = parsed
+    when, rest = parsed
     if not when.has_time:
-        raise Refusal("meetings/next_needs_time", day=when.at)
-    book(turn, role, when.at)
+        raise Refusal("meetings/next_needs_time", day=when.at, verb=command.said)
+    confirmed = any(word.strip(".,!").lower() in CONFIRM_WORDS for word in rest.split())
+    book(turn, role, when.at, move=command.verb == "move", confirmed=confirmed)
 
 
-def book(turn: Turn, role, at: datetime) -> None:
-    """Check and store the next meeting, tell the partners; shared by `next` and its form."""
+def book(turn: Turn, role, at: datetime, *, move: bool = False, confirmed: bool = False) -> None:
+    """Check and store the next meeting, tell the partners; shared by `next`, `move`, the
+    booking form and the confirmation buttons."""
+    at = at.replace(second=0, microsecond=0)
     if at <= turn.now:
         raise Refusal("errors/date_past", when=at.astimezone(turn.tz))
-    if at > end_moment(role.programme) + timedelta(days=60):
+    if at > _latest(role):
         raise Refusal("errors/date_after_end", ends=role.programme.ends,
                       ended=turn.now > end_moment(role.programme))
+    booked = meetings.next_appointment(turn.session, role.pair.id)
+    if booked is not None and booked.at == at:
+        turn.say("meetings/same_time", when=at.astimezone(turn.tz))
+        _attach_invite(turn, role, booked)
+        return
+    if booked is not None and booked.at > turn.now and not move:
+        _ask(turn, role, at, booked, "meetings/move_ask")
+        return
+    settings = Settings.of(role.programme)
+    members = _members(turn, role)
+    after_end = at > end_moment(role.programme)
+    if not confirmed and (after_end or not suits_everyone(at, members, settings)):
+        _ask(turn, role, at, booked, "meetings/confirm_time")  # booked: this would move it
+        return
+    if booked is not None:
+        _move(turn, role, booked, at)
+    else:
+        _create(turn, role, at)
+
+
+def _latest(role) -> datetime:
+    return end_moment(role.programme) + timedelta(days=60)
+
+
+def _members(turn: Turn, role) -> list[Member]:
+    return [Member(turn.person.name, turn.person.timezone, True)] + [
+        Member(p.name, p.timezone) for p, _ in turn.partners(role)]
+
+
+def _ask(turn: Turn, role, at: datetime, booked: Appointment | None, template: str) -> None:
+    """Nothing is stored: the reply shows what to check and offers the choices as buttons and
+    as a line to type."""
+    settings = Settings.of(role.programme)
+    members = _members(turn, role)
+    times = local_times(at, members, settings)
+    moving = booked is not None
+    value = _choice(at, booked, confirmed=template == "meetings/confirm_time")
+    others = [] if template == "meetings/move_ask" else suggestions(
+        at, members, settings, turn.now, min(_latest(role), end_moment(role.programme)),
+        turn.person.timezone)
+    buttons = [Button(turn.text("buttons/move_it" if moving and template == "meetings/move_ask"
+                                else "buttons/book_anyway"), BOOK_CHOICE, value, "primary")]
+    buttons += [Button(turn.text("buttons/book_at", when=o.astimezone(turn.tz)), BOOK_CHOICE,
+                       _choice(o, booked, confirmed=False)) for o in others]
+    if template == "meetings/move_ask":
+        buttons.append(Button(turn.text("buttons/keep_it"), KEEP_BUTTON, str(booked.id)))
+    local = at.astimezone(turn.tz)
+    verb = turn.text("meetings/verb_move" if moving else "meetings/verb_next")
+    turn.say(template, when=local, booked=booked.at.astimezone(turn.tz) if booked else None,
+             times=times, outside=[t for t in times if not t.working],
+             after_end=at > end_moment(role.programme), ends=role.programme.ends,
+             typed=f"{verb} {local:%Y-%m-%d %H:%M}", others=bool(others),
+             buttons=tuple(buttons))
+
+
+def _choice(at: datetime, booked: Appointment | None, *, confirmed: bool) -> str:
+    """A button's value: what to book, which booking it moves (and at which sequence, so an
+    old button cannot move a meeting that changed since), and whether it is confirmed."""
+    moved = f"{booked.id}.{booked.sequence}" if booked is not None else "-"
+    return f"{at.astimezone(UTC):%Y%m%dT%H%MZ}|{moved}|{'y' if confirmed else 'n'}"
+
+
+def book_choice(turn: Turn, event: ActionInvoked) -> None:
+    """A button from a booking question: book or move to that time."""
+    role = turn.pair_role()
+    try:
+        moment, moved, confirmed = event.value.split("|")
+        at = datetime.strptime(moment, "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise Refusal("errors/stale_button") from None
+    booked = meetings.next_appointment(turn.session, role.pair.id)
+    if moved != "-":
+        if booked is None or moved != f"{booked.id}.{booked.sequence}":
+            raise Refusal("errors/stale_button")
+    elif booked is not None and booked.at > turn.now:
+        raise Refusal("errors/stale_button")
+    book(turn, role, at, move=moved != "-", confirmed=confirmed == "y")
+
+
+def keep_booking(turn: Turn, event: ActionInvoked) -> None:
+    role = turn.pair_role()
+    booked = meetings.next_appointment(turn.session, role.pair.id)
+    if booked is None or str(booked.id) != event.value:
+        raise Refusal("errors/stale_button")
+    turn.say("meetings/kept", when=booked.at.astimezone(turn.tz))
+
+
+def _create(turn: Turn, role, at: datetime) -> None:
     appointment = meetings.book(turn.session, pair_id=role.pair.id, person_id=turn.person.id,
                                 at=at, now=turn.now)
     partners = turn.partners(role)
-    propose(turn.session, [
-        Proposal(key=f"booked:{appointment.id}:{partner.id}", person_id=partner.id,
-                 programme_id=role.programme.id, pair_id=role.pair.id, kind="meeting_booked",
-                 due_at=turn.now, stale_after=at, priority=1,
-                 payload={"appointment_id": appointment.id, "by": turn.person.id})
-        for partner, _ in partners
-    ])
-    ics = invite(uid=f"appointment-{appointment.id}", at=at, minutes=60,
-                 title=turn.text("meetings/ics_title",
-                                 names=", ".join(p.name for p, _ in partners)))
-    message = turn.say("meetings/booked", when=at.astimezone(turn.tz),
-                       names=[p.name for p, _ in partners], role=role.name,
-                       mentees=[p.name.split()[0] for p, r in partners if r == "mentee"])
-    turn.replies[-1] = Message(message.text, attachment=("mentoring.ics", "text/calendar", ics))
+    arrivals = _tell(turn, role, appointment, [
+        (partner, f"booked:{appointment.id}:{partner.id}", "meeting_booked", {})
+        for partner, _ in partners])
+    turn.say("meetings/booked", when=at.astimezone(turn.tz), names=[p.name for p, _ in partners],
+             role=role.name, mentees=[p.name.split()[0] for p, r in partners if r == "mentee"],
+             arrivals=arrivals, ask_agenda=_agenda_due_now(turn, role, appointment))
+    _attach_invite(turn, role, appointment)
+
+
+def _move(turn: Turn, role, appointment: Appointment, at: datetime) -> None:
+    before = meetings.move(turn.session, appointment, at, turn.now)
+    told = []
+    for partner, _ in turn.partners(role):
+        if withdraw(turn.session, partner.id, f"booked:{appointment.id}:", "moved before sent",
+                    keep=True):
+            continue  # the booking itself has not reached them: it will show the new time
+        earlier = withdraw(turn.session, partner.id, f"moved:{appointment.id}:",
+                           "moved again before sent")
+        known = min((p.get("from", before.isoformat()) for p in earlier), default=None)
+        told.append((partner, f"moved:{appointment.id}:{appointment.sequence}:{partner.id}",
+                     "meeting_moved", {"from": known or before.isoformat()}))
+    arrivals = _tell(turn, role, appointment, told)
+    turn.say("meetings/moved", before=before.astimezone(turn.tz), when=at.astimezone(turn.tz),
+             names=[p.name for p, _ in turn.partners(role)], arrivals=arrivals,
+             ask_agenda=_agenda_due_now(turn, role, appointment))
+    _attach_invite(turn, role, appointment)
+
+
+def cancel(turn: Turn, command: Command) -> None:
+    """`cancel [a note for the partner]`: the booked meeting is off, the calendars are told."""
+    role = turn.pair_role()
+    booked = meetings.next_appointment(turn.session, role.pair.id)
+    if booked is None:
+        raise Refusal("meetings/cancel_nothing")
+    note = command.full_args.strip()
+    if len(note) > MAX_NOTE:
+        raise Refusal("errors/note_too_long", length=len(note), limit=MAX_NOTE)
+    meetings.cancel(turn.session, booked, turn.now)
+    told = []
+    for partner, _ in turn.partners(role):
+        if withdraw(turn.session, partner.id, f"booked:{booked.id}:", "cancelled before sent"):
+            continue  # they never heard of it; nothing to take back
+        earlier = withdraw(turn.session, partner.id, f"moved:{booked.id}:",
+                           "cancelled before sent")
+        known = min((p.get("from", "") for p in earlier), default="")
+        told.append((partner, f"cancelled:{booked.id}:{partner.id}", "meeting_cancelled",
+                     {"note": note, "known": known}))
+    arrivals = _tell(turn, role, booked, told)
+    turn.say("meetings/cancelled", when=booked.at.astimezone(turn.tz),
+             names=[p.name for p, _, _, _ in told], note=bool(note), arrivals=arrivals)
+    _attach_invite(turn, role, booked)
+
+
+def _tell(turn: Turn, role, appointment: Appointment, told) -> list[tuple[str, datetime]]:
+    """Relay a booking, move or cancellation; each partner gets it in their working hours
+    unless the meeting comes first. Returns who gets it later, and when (speaker's time)."""
+    settings = Settings.of(role.programme)
+    proposals, arrivals = [], []
+    for partner, key, kind, extra in told:
+        due = relay_moment(turn.now, partner.timezone, settings, appointment.at)
+        proposals.append(Proposal(
+            key=key, person_id=partner.id, programme_id=role.programme.id, pair_id=role.pair.id,
+            kind=kind, due_at=due, stale_after=max(appointment.at, due + timedelta(days=1)),
+            priority=1, payload={"appointment_id": appointment.id, "by": turn.person.id,
+                                 "sequence": appointment.sequence,
+                                 "at": appointment.at.isoformat(), **extra}))
+        if due > turn.now:
+            arrivals.append((partner.name, due.astimezone(turn.tz)))
+    propose(turn.session, proposals)
+    return arrivals
+
+
+def _agenda_due_now(turn: Turn, role, appointment: Appointment) -> bool:
+    """Booked later than the agenda reminder would go out: the booking reply asks for it."""
+    if role.name != "mentee" or meetings.agenda_for(turn.session, appointment.id) is not None:
+        return False
+    settings = Settings.of(role.programme)
+    return agenda_reminder_at(appointment.at, turn.person.timezone, settings) <= turn.now
+
+
+def _attach_invite(turn: Turn, role, appointment: Appointment) -> None:
+    partners = turn.partners(role)
+    people = [turn.person] + [p for p, _ in partners]
+    ics = invite(uid=appointment.uid, sequence=appointment.sequence, at=appointment.at,
+                 minutes=60, title=turn.text("meetings/ics_title",
+                                             names=", ".join(p.name for p, _ in partners)),
+                 organizer=turn.organizer, attendees=[Attendee(p.name, p.email) for p in people],
+                 stamp=turn.now, cancelled=appointment.status == "cancelled")
+    last = turn.replies[-1]
+    turn.replies[-1] = Message(last.text, facts=last.facts, buttons=last.buttons,
+                               attachment=(INVITE_NAME, "text/calendar", ics))
 
 
 def open_log_form(turn: Turn, event: ActionInvoked) -> None:
@@ -125,16 +317,22 @@ def submit_log_form(turn: Turn, event: ActionInvoked) -> None:
 
 
 def open_next_form(turn: Turn, event: ActionInvoked) -> None:
-    turn.pair_role()
-    suggestion = (turn.local_now + timedelta(weeks=2)).date().isoformat()
-    turn.say("meetings/next_form_intro", form=Form(
-        title=turn.text("forms/next_title"), action_id="next_submit",
-        submit_label=turn.text("forms/next_submit"), fields=(
-            FormField("date", turn.text("forms/date"), "date", initial=suggestion,
-                      error=turn.text("forms/date_needed")),
-            FormField("time", turn.text("forms/time"), "time", initial="10:00",
-                      error=turn.text("forms/time_needed")),
-        )))
+    """The booking form proposes a day two weeks on, at the first time that suits everyone."""
+    role = turn.pair_role()
+    day = turn.local_now + timedelta(weeks=2)
+    members = _members(turn, role)
+    start = overlap_start(day, members, Settings.of(role.programme), turn.person.timezone)
+    clock = start.astimezone(turn.tz).strftime("%H:%M") if start else "10:00"
+    turn.say("meetings/next_form_intro", suits=start.astimezone(turn.tz) if start else None,
+             several=len(members) > 1, form=Form(
+                 title=turn.text("forms/next_title"), action_id="next_submit",
+                 submit_label=turn.text("forms/next_submit"), fields=(
+                     FormField("date", turn.text("forms/date"), "date",
+                               initial=day.date().isoformat(),
+                               error=turn.text("forms/date_needed")),
+                     FormField("time", turn.text("forms/time"), "time", initial=clock,
+                               error=turn.text("forms/time_needed")),
+                 )))
 
 
 def submit_next_form(turn: Turn, event: ActionInvoked) -> None:
@@ -176,10 +374,9 @@ def did_meet(turn: Turn, event: ActionInvoked) -> None:
     if appointment.status != "scheduled":
         raise Refusal("meetings/already_answered")
     if answer == "yes":
-        record(turn, role, When(appointment.at.astimezone(turn.tz), True), 60, "")
+        record(turn, role, When(appointment.at.astimezone(turn.tz), True), 60, "", appointment)
     elif answer == "moved":
-        meetings.set_appointment_status(turn.session, appointment.id, "moved", turn.now)
-        open_next_form(turn, event)
+        open_next_form(turn, event)  # booking a new time moves this (past) appointment
     else:
         turn.say("meetings/not_yet", buttons=(Button(turn.text("buttons/schedule_next"), NEXT_BUTTON),))
 

@@ -18,7 +18,7 @@ from tests.helpers import import_programme
 JONAS, GRACE = "jonas.berg@example.org", "grace.okafor@example.org"
 SCENARIO = [
     (JONAS, "help"),
-    (JONAS, "next monday 10:00"),
+    (JONAS, "next monday 16:00"),  # 09:00 for Grace in Chicago
     (JONAS, "agenda 1) feedback from the workshop 2) <!channel> *how* to say no"),
     (JONAS, "log yesterday 14:00 45m talked about the promotion case"),
     (JONAS, "status"),
@@ -27,6 +27,10 @@ SCENARIO = [
     (JONAS, "lgo today"),
     (GRACE, "status"),
 ]
+
+
+# Relayed messages wait for Grace's working day: 10:00 in Copenhagen is 03:00 in Chicago.
+GRACE_WAKES = 6
 
 
 def normal(text: str) -> str:
@@ -65,6 +69,7 @@ async def console_transcript(db, clock) -> tuple[list[str], str]:
     for email, line in SCENARIO:
         reply = services.engine.handle(to_event(line, email, clock.now(), []))
         said += [normal(render(m).split("\n  [#")[0]) for m in reply.messages]
+    clock.advance(hours=GRACE_WAKES)
     await services.pump()
     with db.unit() as session:
         grace = person_by_email(session, GRACE)
@@ -84,6 +89,7 @@ async def slack_transcript(db, clock) -> tuple[list[str], str]:
             await slack.settle()
             said += [normal(text_of(p)) for p in slack.fake.posts_in(channel)[before:]]
         before = len(slack.fake.posts_in(dm_of(ID[GRACE])))
+        clock.advance(hours=GRACE_WAKES)
         await slack.services.pump()
         agenda = [normal(text_of(p)) for p in slack.fake.posts_in(dm_of(ID[GRACE]))[before:]]
     return said, next(a for a in agenda if "agenda" in a)
@@ -97,6 +103,7 @@ async def teams_transcript(db, clock) -> tuple[list[str], str]:
             said += [normal(c.shown) for c in await bot.teams.say(email, line)]
         conversation = bot.teams.user(GRACE).conversation_id
         before = len(bot.connector.delivered(conversation))
+        clock.advance(hours=GRACE_WAKES)
         await bot.services.pump()
         agenda = [normal(c.shown) for c in bot.connector.delivered(conversation)[before:]]
     finally:

@@ -29,17 +29,21 @@ async def test_manager_announces_with_reminder_in_working_hours(services, clock,
         clock.set(TUESDAY.replace(hour=0) + timedelta(hours=hours))
         await services.pump()
     jonas = [t for t in messenger.texts_for("jonas.berg@example.org") if "Master class" in t]
-    assert len(jonas) == 2  # the announcement and the reminder the day before
+    assert len(jonas) == 2  # the announcement and the reminder on the working day before
     assert "When: Monday 21 September, 14:00 (your time)" in jonas[0]
-    assert jonas[1].startswith("A reminder for tomorrow")
+    # The event is on a Monday: the reminder comes on Friday and says so, not "tomorrow".
+    assert jonas[1].startswith("Coming up on Monday at 14:00 (your time)")
     sofie = [t for t in messenger.texts_for("sofie.lund@example.org") if "Master class" in t]
     assert "Hvornår: mandag 21. september kl. 14.00 (din tid)" in sofie[0]
+    assert sofie[1].startswith("Snart, på mandag kl. 14.00 (din tid)")
     with services.db.unit() as s:
         rows = s.exec(select(Delivery).where(Delivery.kind == "announcement",
                                              Delivery.status == "sent")).all()
     for row in rows:
         local = row.sent_at.astimezone(ZoneInfo("Europe/Berlin"))  # all mentees are CET-ish
         assert local.weekday() < 5 and 9 <= local.hour < 17
+        if "reminder" in row.payload_json:
+            assert local.weekday() == 4  # Friday 18 September
     status = say(services, MAJA, "announce status")[0]
     assert "Delivered to 4 of 5" in status
     assert "not reached: Omar Haddad (hasn't opened a chat with the bot yet)" in status

@@ -1,5 +1,6 @@
 """The timeline as a pure function: facts and a moment in, due prompts out."""
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from conversations.timeline import plan
 from storage.tables import Programme
@@ -50,14 +51,43 @@ def test_no_meeting_nudge_while_a_meeting_is_scheduled():
     assert ("meeting_nudge", 2) not in _due(booked, now)
 
 
-def test_agenda_reminder_two_days_before_and_one_follow_up():
-    at = START + timedelta(days=20)
-    facts = _facts(appointment=(4, at, START))
-    steps = [s for s in plan(facts, at - timedelta(hours=23)).due if s.kind == "agenda_reminder"]
-    assert [s.due_at for s in steps] == [at - timedelta(days=2), at - timedelta(days=1)]
-    assert [s.person_id for s in steps] == [2, 2]
+NY = ZoneInfo("America/New_York")
+
+
+def _local_due(facts, now, kind):
+    return [s.due_at.astimezone(NY).strftime("%a %H:%M") for s in plan(facts, now).due
+            if s.kind == kind and s.person_id == 2]
+
+
+def test_agenda_reminder_two_days_before_in_the_mentees_working_time_and_one_follow_up():
+    at = datetime(2026, 9, 23, 14, 0, tzinfo=NY)  # a Wednesday, 14:00 for the mentee
+    facts = _facts(appointment=(4, at.astimezone(UTC), START))
+    assert _local_due(facts, at, "agenda_reminder") == ["Mon 14:00"]
+    # The day-before reminder also asks for the agenda: one message that day, not two.
+    assert _local_due(facts, at, "meeting_reminder") == ["Tue 14:00"]
+    # Booked the day before: the booking reply asked for the agenda, no reminder follows.
+    late = _facts(appointment=(4, at.astimezone(UTC),
+                               datetime(2026, 9, 22, 14, 0, tzinfo=NY).astimezone(UTC)))
+    assert _local_due(late, at, "agenda_reminder") == []
     sent = _facts(appointment=(4, at, START), agenda_sent=True)
     assert not [s for s in plan(sent, at).due if s.kind == "agenda_reminder"]
+
+
+def test_a_monday_meeting_is_prepared_on_friday_and_reminded_on_friday():
+    at = datetime(2026, 9, 21, 14, 0, tzinfo=NY)  # Monday 14:00; the weekend is nobody's time
+    facts = _facts(appointment=(4, at.astimezone(UTC), START))
+    assert _local_due(facts, at, "agenda_reminder") == ["Fri 16:00"]  # no follow-up that day
+    assert _local_due(facts, at, "meeting_reminder") == ["Fri 14:00"]
+    # Every preparing prompt expires when the meeting starts.
+    assert all(s.stale_after <= at for s in plan(facts, at).due
+               if s.kind in ("agenda_reminder", "meeting_reminder"))
+
+
+def test_booked_after_the_agenda_moment_no_reminder_comes_later():
+    at = datetime(2026, 9, 21, 14, 0, tzinfo=NY)
+    booked = datetime(2026, 9, 18, 17, 30, tzinfo=NY)  # Friday evening, after its 16:00
+    facts = _facts(appointment=(4, at.astimezone(UTC), booked.astimezone(UTC)))
+    assert _local_due(facts, at, "agenda_reminder") == []  # the booking reply asked for it
 
 
 def test_did_you_meet_after_the_meeting_and_day_before_reminder():
