@@ -134,7 +134,8 @@ def cmd_simulate(args) -> int:
     from bot.simulation.run import simulate
 
     return simulate(pairs=args.pairs, as_json=args.json, programme_file=Path(args.file),
-                    out=sys.stdout, keep_db=Path(args.keep_db) if args.keep_db else None)
+                    out=sys.stdout, keep_db=Path(args.keep_db) if args.keep_db else None,
+                    seed=args.seed, months=args.months)
 
 
 def cmd_report(args) -> int:
@@ -210,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="one JSON object per delivered prompt")
     p.add_argument("--file", default=str(SAMPLE))
     p.add_argument("--keep-db", metavar="PATH", help="keep the simulation's SQLite database here")
+    p.add_argument("--seed", type=int, help="generated pairs: everyone in a random time zone")
+    p.add_argument("--months", type=int, help="generated pairs: a programme this many months long")
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("report", help="programme health: a summary, or --html / --csv files")
     p.add_argument("--programme", metavar="SLUG", help="which programme (needed if several)")

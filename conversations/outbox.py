@@ -187,6 +187,8 @@ class Dispatcher:
             meeting = meeting_of(row)
             if meeting is not None and meeting <= now and row.kind in PREPARING:
                 return "the meeting has started", None
+            if meeting is not None and meeting <= now and row.kind == "announcement":
+                return "the event has started", None
             return "stale: due while the service was away", None
         if row.pair_id is not None and membership_in_pair(session, person.id, row.pair_id) is None:
             return "no longer in the programme", None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import tempfile
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
@@ -41,8 +42,11 @@ class SimMessenger:
 
 
 def simulate(*, pairs: int, as_json: bool, programme_file: Path, out: TextIO,
-             step: timedelta = timedelta(days=1), keep_db: Path | None = None) -> int:
-    """`keep_db`: write the simulation's SQLite database there and keep it (for `report`)."""
+             step: timedelta = timedelta(days=1), keep_db: Path | None = None,
+             seed: int | None = None, months: int | None = None) -> int:
+    """`keep_db`: write the simulation's SQLite database there and keep it (for `report`).
+    With generated pairs, `seed` puts every person in a random time zone (mentor and mentee
+    apart) and `months` shortens the programme."""
     from app import build
 
     if keep_db is not None and keep_db.exists():
@@ -51,7 +55,8 @@ def simulate(*, pairs: int, as_json: bool, programme_file: Path, out: TextIO,
         return 1
     with tempfile.TemporaryDirectory() as folder:
         if pairs:
-            programme_file = _generated_programme(Path(folder), programme_file, pairs)
+            programme_file = _generated_programme(Path(folder), programme_file, pairs, seed,
+                                                  months)
         parsed = read_programme(programme_file)
         if parsed.problems:
             print(f"Cannot simulate: {programme_file} has problems; run `app.py import` on it "
@@ -127,17 +132,30 @@ def _print(row: dict, as_json: bool, out: TextIO) -> None:
               file=out)
 
 
-def _generated_programme(folder: Path, sample: Path, pairs: int) -> Path:
+ZONES = ("Europe/Copenhagen", "America/New_York", "Europe/London", "Asia/Singapore")
+RANDOM_ZONES = ZONES + ("America/Chicago", "America/Los_Angeles", "Asia/Tokyo",
+                        "Australia/Sydney", "Asia/Kolkata", "America/Sao_Paulo", "Pacific/Auckland")
+
+
+def _generated_programme(folder: Path, sample: Path, pairs: int, seed: int | None = None,
+                         months: int | None = None) -> Path:
     """The sample's settings with N generated pairs in a few time zones and both languages."""
-    zones = ("Europe/Copenhagen", "America/New_York", "Europe/London", "Asia/Singapore")
+    chosen = random.Random(seed)
     lines = ["email,name,role,pair,timezone,language",
              "manager@example.org,Pat Manager,manager,,Europe/Copenhagen,en"]
     for i in range(pairs):
-        zone, lang = zones[i % len(zones)], "da" if i % 3 == 0 else "en"
-        lines.append(f"mentor{i}@example.org,Mentor {i},mentor,pair-{i:05d},{zone},{lang}")
-        lines.append(f"mentee{i}@example.org,Mentee {i},mentee,pair-{i:05d},{zone},{lang}")
+        zone, lang = ZONES[i % len(ZONES)], "da" if i % 3 == 0 else "en"
+        mentor_zone = mentee_zone = zone
+        if seed is not None:
+            mentor_zone, mentee_zone = chosen.choice(RANDOM_ZONES), chosen.choice(RANDOM_ZONES)
+        lines.append(f"mentor{i}@example.org,Mentor {i},mentor,pair-{i:05d},{mentor_zone},{lang}")
+        lines.append(f"mentee{i}@example.org,Mentee {i},mentee,pair-{i:05d},{mentee_zone},{lang}")
     (folder / "roster.csv").write_text("\n".join(lines) + "\n")
-    toml = sample.read_text().replace('roster = "roster.csv"', 'roster = "roster.csv"')
+    toml = sample.read_text()
+    if months:
+        parsed = read_programme(sample)
+        ends = parsed.starts + timedelta(days=round(30.5 * months))
+        toml = toml.replace(f"ends = {parsed.ends.isoformat()}", f"ends = {ends.isoformat()}")
     path = folder / "programme.toml"
     path.write_text(toml)
     return path

@@ -143,14 +143,14 @@ def _ask(turn: Turn, role, at: datetime, booked: Appointment | None, template: s
     members = _members(turn, role)
     times = local_times(at, members, settings)
     moving = booked is not None
-    value = _choice(at, booked, confirmed=template == "meetings/confirm_time")
+    value = _choice(role, at, booked, confirmed=template == "meetings/confirm_time")
     others = [] if template == "meetings/move_ask" else suggestions(
         at, members, settings, turn.now, min(_latest(role), end_moment(role.programme)),
         turn.person.timezone)
     buttons = [Button(turn.text("buttons/move_it" if moving and template == "meetings/move_ask"
                                 else "buttons/book_anyway"), BOOK_CHOICE, value, "primary")]
     buttons += [Button(turn.text("buttons/book_at", when=o.astimezone(turn.tz)), BOOK_CHOICE,
-                       _choice(o, booked, confirmed=False)) for o in others]
+                       _choice(role, o, booked, confirmed=False)) for o in others]
     if template == "meetings/move_ask":
         buttons.append(Button(turn.text("buttons/keep_it"), KEEP_BUTTON, str(booked.id)))
     local = at.astimezone(turn.tz)
@@ -162,21 +162,25 @@ def _ask(turn: Turn, role, at: datetime, booked: Appointment | None, template: s
              buttons=tuple(buttons))
 
 
-def _choice(at: datetime, booked: Appointment | None, *, confirmed: bool) -> str:
-    """A button's value: what to book, which booking it moves (and at which sequence, so an
-    old button cannot move a meeting that changed since), and whether it is confirmed."""
+def _choice(role, at: datetime, booked: Appointment | None, *, confirmed: bool) -> str:
+    """A button's value: the pair, what to book, which booking it moves (and at which
+    sequence, so an old button cannot move a meeting that changed since), and whether the
+    time is confirmed."""
     moved = f"{booked.id}.{booked.sequence}" if booked is not None else "-"
-    return f"{at.astimezone(UTC):%Y%m%dT%H%MZ}|{moved}|{'y' if confirmed else 'n'}"
+    return (f"{role.pair.id}|{at.astimezone(UTC):%Y%m%dT%H%MZ}|{moved}|"
+            f"{'y' if confirmed else 'n'}")
 
 
 def book_choice(turn: Turn, event: ActionInvoked) -> None:
     """A button from a booking question: book or move to that time."""
-    role = turn.pair_role()
     try:
-        moment, moved, confirmed = event.value.split("|")
+        pair, moment, moved, confirmed = event.value.split("|")
         at = datetime.strptime(moment, "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
     except ValueError:
         raise Refusal("errors/stale_button") from None
+    role = next((r for r in turn.roles if r.pair is not None and str(r.pair.id) == pair), None)
+    if role is None:
+        raise Refusal("errors/stale_button")
     booked = meetings.next_appointment(turn.session, role.pair.id)
     if moved != "-":
         if booked is None or moved != f"{booked.id}.{booked.sequence}":
@@ -187,9 +191,10 @@ def book_choice(turn: Turn, event: ActionInvoked) -> None:
 
 
 def keep_booking(turn: Turn, event: ActionInvoked) -> None:
-    role = turn.pair_role()
-    booked = meetings.next_appointment(turn.session, role.pair.id)
-    if booked is None or str(booked.id) != event.value:
+    number = small_number(event.value)
+    booked = meetings.appointment(turn.session, number) if number is not None else None
+    if booked is None or booked.status != "scheduled" or not any(
+            r.pair is not None and r.pair.id == booked.pair_id for r in turn.roles):
         raise Refusal("errors/stale_button")
     turn.say("meetings/kept", when=booked.at.astimezone(turn.tz))
 

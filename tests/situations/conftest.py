@@ -5,7 +5,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from tests.situations.room import Room, Someone
+pytest.register_assert_rewrite("tests.situations.room", "tests.situations.invites")
+
+from tests.situations.room import Room, Someone  # noqa: E402
 
 CPH, CHICAGO, LONDON = "Europe/Copenhagen", "America/Chicago", "Europe/London"
 TOKYO, SYDNEY, LA = "Asia/Tokyo", "Australia/Sydney", "America/Los_Angeles"

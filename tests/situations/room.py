@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 
 from app import build
 from bot.cli.importer import import_file
-from bot.console.inbound import to_event
+from bot.console.inbound import ref_for, to_event
 from bot.console.messenger import ConsoleMessenger
 from bot.console.render import render
 from conversations.clock import FakeClock
-from conversations.messages import Button, Message, SentRef
+from conversations.messages import ActionInvoked, Button, Message, SentRef
 from conversations.texts import Texts, spans
 from storage import outbox
 from storage.people import person_by_email
@@ -138,6 +138,11 @@ class Room:
                 self.invites.append((person.email, check_invite(message.attachment)))
         return "\n".join(shown)
 
+    def press(self, key: str, action_id: str, value: str = "") -> Message:
+        """A button or shortcut the console does not show (a Slack or Teams card's button)."""
+        event = ActionInvoked(ref_for(self.people[key].email), action_id, value, self.clock.now())
+        return self.services.engine.handle(event).messages[0]
+
     def tap(self, key: str, label: str) -> str:
         """Press a button of the last prompt this person received (a card in Slack or Teams)."""
         message = self.messenger.last[self.people[key].email]
@@ -174,3 +179,15 @@ class Room:
 
 def _plain(text: str) -> str:
     return " ".join("".join(chunk for _, chunk in spans(text)).split())
+
+
+def heads(lines: list[str], expected: list[str]) -> list[str]:
+    """Each line cut to the length of the expected line at its place (the rest stays whole), so
+    `assert heads(read, expected) == expected` compares beginnings and counts."""
+    return [line[:len(want)] if i < len(expected) else line
+            for i, (line, want) in enumerate(zip(lines, expected + [""] * len(lines)))]
+
+
+def expect(lines: list[str], expected: list[str]) -> None:
+    """The lines begin as expected, one for one."""
+    assert heads(lines, expected) == expected
