@@ -134,7 +134,7 @@ def test_after_the_programme_end_asks_and_shows_the_year(room):
     ask = r.say("anna", "next 3 february 2027 10:00")
     assert ask.startswith("Before I book Wednesday 3 February 2027, 10:00, a quick check.")
     assert "It is also after the programme formally ends (Friday 29 January 2027)." in ask
-    assert "Book it anyway if you both want to keep going" in ask
+    assert "Book it anyway if you want to keep meeting" in ask
     assert r.say("anna", "#1").startswith("Booked: Wednesday 3 February 2027, 10:00 (your time).")
 
 

@@ -97,6 +97,14 @@ def sample(group: bool, met: bool, ended: bool, role: str) -> dict:
         unreachable=0, mentors_answered=0, mentees_answered=0, troubled=[],
         evaluation_published=ended, evaluation_closes=date(2027, 7, 14), min_group=3,
         url="https://mentor.example.org/files/token",
+        # booking, moving and cancelling a meeting
+        now=WHEN, before=WHEN, arrivals=[("Grace Okafor", WHEN)], ask_agenda=False,
+        times=[SimpleNamespace(is_self=True, name="Anna", at=WHEN, place="Copenhagen",
+                               working=True),
+               SimpleNamespace(is_self=False, name="Grace", at=WHEN, place="Chicago",
+                               working=False)],
+        outside=["Grace"], after_end=False, typed="next 2027-03-12 14:00", others=True,
+        suits=WHEN, several=True,
     )
 
 
