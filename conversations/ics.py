@@ -8,7 +8,7 @@ package writes the text: escaping and folding at 75 octets are its job, not ours
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar, Event, vCalAddress, vText
 

@@ -83,7 +83,7 @@ def _candidates(f: PairFacts, now: datetime):
                        start + timedelta(days=1))
     yield from _first_meeting(f, settings, start, everyone)
     yield from _meeting_nudges(f, settings, start, end, now, everyone)
-    yield from _appointment_steps(f, settings, mentees, mentors, everyone)
+    yield from _appointment_steps(f, settings, now, mentees, mentors, everyone)
     yield from _pulses(f, settings, start, end, everyone)
     yield from _reflections(f, everyone)
     yield from _midpoint(f, settings, everyone)
@@ -144,12 +144,16 @@ def agenda_followup_at(at: datetime, reminder: datetime, zone: str,
     return followup
 
 
-def _same_day(a: datetime, b: datetime, zone: str, reminded: set[int], person_id: int) -> bool:
+def _same_day(a: datetime, b: datetime, zone: str) -> bool:
     tz = ZoneInfo(zone)
-    return person_id in reminded and a.astimezone(tz).date() == b.astimezone(tz).date()
+    return a.astimezone(tz).date() == b.astimezone(tz).date()
 
 
-def _appointment_steps(f: PairFacts, s: Settings, mentees, mentors, everyone):
+def _appointment_steps(f: PairFacts, s: Settings, now: datetime, mentees, mentors, everyone):
+    """Counted backwards from the meeting in each reader's working calendar. A mentee hears of
+    the meeting once a day at most: the agenda request names the meeting (and the partners),
+    so a day-before reminder the same day is left out while the agenda is missing or the
+    request went out already."""
     if not f.appointment:
         return
     booking = Booking(*f.appointment)
@@ -159,16 +163,23 @@ def _appointment_steps(f: PairFacts, s: Settings, mentees, mentors, everyone):
     day_before = {m.person_id: previous_working_day_at(at, m.timezone, s) for m in everyone}
     reminded = {pid for pid, moment in day_before.items()
                 if moment > booked + timedelta(hours=2)}  # not right after booking it
+    asked = {m.person_id: moment for m in mentees
+             if (moment := agenda_reminder_at(at, m.timezone, s)) > booked}
+    for m in mentees:
+        if m.person_id in asked and m.person_id in reminded \
+                and _same_day(asked[m.person_id], day_before[m.person_id], m.timezone) \
+                and (not f.agenda_sent or now >= asked[m.person_id]):
+            reminded.discard(m.person_id)
     if not f.agenda_sent:
         for m in mentees:
             reminder = agenda_reminder_at(at, m.timezone, s)
-            if reminder > booked:  # booked later than that: the booking reply asked for it
+            if m.person_id in asked:  # booked later than that: the booking reply asked for it
                 yield Step(f"agenda_reminder:{occurrence}:{m.person_id}", m.person_id,
                            "agenda_reminder", reminder, payload, expires=at)
             followup = agenda_followup_at(at, reminder, m.timezone, s)
-            if followup is not None and followup > booked + timedelta(hours=2) \
-                    and not _same_day(followup, day_before[m.person_id], m.timezone, reminded,
-                                      m.person_id):
+            if followup is not None and followup > booked + timedelta(hours=2) and not (
+                    m.person_id in reminded
+                    and _same_day(followup, day_before[m.person_id], m.timezone)):
                 yield Step(f"agenda_followup:{occurrence}:{m.person_id}", m.person_id,
                            "agenda_reminder", followup, {**payload, "followup": True},
                            expires=at - half_working_day(s))

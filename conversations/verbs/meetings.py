@@ -1,7 +1,7 @@
 """`log` a meeting that took place and book the `next` one (engine layer)."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from conversations.booking import Member, local_times, overlap_start, suggestions, suits_everyone
 from conversations.durations import split_duration

@@ -1,7 +1,7 @@
 """Situation fixtures: a room of people in the zones and languages a situation needs."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 
 import pytest
 
@@ -43,7 +43,7 @@ def room(sqlite_database, tmp_path):
     def make(*pairs: str, starts: date = date(2026, 12, 7), ends: date = date(2027, 6, 30),
              imported: datetime | None = None, timeline: str = "") -> Room:
         when = imported or datetime(starts.year, starts.month, starts.day, 6, 0,
-                                    tzinfo=timezone.utc) - timedelta(days=1)
+                                    tzinfo=UTC) - timedelta(days=1)
         people = [p for p in PEOPLE if p.pair in pairs] if pairs else PEOPLE
         made.append(Room(sqlite_database, tmp_path, people, starts=starts, ends=ends,
                          imported=when, timeline=timeline))

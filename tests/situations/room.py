@@ -12,7 +12,7 @@ import asyncio
 import io
 import textwrap
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -99,7 +99,7 @@ class Room:
     def run_until(self, when: str, key: str) -> None:
         """Let the bot work until that local moment, stopping at every moment something is
         due (as `serve` would, ticking often)."""
-        until = self.moment(when, key).astimezone(timezone.utc)
+        until = self.moment(when, key).astimezone(UTC)
         asyncio.run(self._run(until))
 
     async def _run(self, until: datetime) -> None:

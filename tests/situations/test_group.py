@@ -28,26 +28,30 @@ def test_a_group_booking_reaches_each_member_in_their_own_hours_and_language(roo
     expect(r.read("ali"), [
         "Tue 08 Dec 10:00 meeting_booked: Karen Dahl booked your next mentoring meeting: on "
         "Thursday at 16:00 (your time). The calendar invite is attached.",
-        "Tue 08 Dec 16:00 agenda_reminder: Your meeting is coming up on Thursday at 16:00.",
+        "Tue 08 Dec 16:00 agenda_reminder: Your meeting with Karen, Bea, Carl, Dina and Emil is "
+        "coming up on Thursday at 16:00.",
         "Wed 09 Dec 16:00 meeting_reminder: Your meeting with Karen, Bea, Carl, Dina and Emil is "
         "tomorrow, Thursday, at 16:00."])
     expect(r.read("bea"), [
         "Tue 08 Dec 10:00 meeting_booked: Karen Dahl har booket jeres næste mentormøde: på "
         "torsdag kl. 16.00 (din tid).",
-        "Tue 08 Dec 16:00 agenda_reminder: Jeres møde nærmer sig: på torsdag kl. 16.00.",
+        "Tue 08 Dec 16:00 agenda_reminder: Jeres møde med Karen, Ali, Carl, Dina og Emil nærmer "
+        "sig: på torsdag kl. 16.00.",
         "Wed 09 Dec 16:00 meeting_reminder: Jeres møde med Karen, Ali, Carl, Dina og Emil er i "
         "morgen, torsdag, kl. 16.00."])
     expect(r.read("dina"), [
         "Tue 08 Dec 09:00 meeting_booked: Karen Dahl booked your next mentoring meeting: on "
         "Thursday at 09:00 (your time).",
-        "Tue 08 Dec 09:00 agenda_reminder: Your meeting is coming up on Thursday at 09:00.",
+        "Tue 08 Dec 09:00 agenda_reminder: Your meeting with Karen, Ali, Bea, Carl and Emil is "
+        "coming up on Thursday at 09:00.",
         "Wed 09 Dec 09:00 meeting_reminder: Your meeting with Karen, Ali, Bea, Carl and Emil is "
         "tomorrow, Thursday, at 09:00.",
         "Thu 10 Dec 11:00 did_you_meet:"])
     expect(r.read("emil"), [
         "Tue 08 Dec 09:00 meeting_booked: Karen Dahl booked your next mentoring meeting: on "
         "Thursday at 15:00 (your time).",
-        "Tue 08 Dec 15:00 agenda_reminder: Your meeting is coming up on Thursday at 15:00.",
+        "Tue 08 Dec 15:00 agenda_reminder: Your meeting with Karen, Ali, Bea, Carl and Dina is "
+        "coming up on Thursday at 15:00.",
         "Wed 09 Dec 15:00 meeting_reminder:"])
     expect(r.read("karen"), ["Wed 09 Dec 16:00 meeting_reminder: Your meeting with Ali, Bea"])
 

@@ -1,7 +1,7 @@
 """One appointment is one calendar event in every invite about it: the same UID, a higher
 SEQUENCE on every move, REQUEST then CANCEL, each stamped when it was made. Every invite in
 this suite also passes `tests/situations/invites.py` (a real iCalendar parser, RFC 5545/5546)."""
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from conversations.ics import Attendee, invite
 from tests.situations.invites import ORGANIZER, check_invite
@@ -36,10 +36,10 @@ def test_book_move_and_cancel_update_one_calendar_event(room):
 def test_long_names_and_odd_characters_fold_escape_and_stay_readable():
     name = "Ærøskøbing Ødegård, \"the Great\"; back\\slash " + "x" * 300
     raw = invite(uid="0123456789abcdef0123456789abcdef", sequence=3,
-                 at=datetime(2027, 3, 29, 8, 0, tzinfo=timezone.utc), minutes=60,
+                 at=datetime(2027, 3, 29, 8, 0, tzinfo=UTC), minutes=60,
                  title="Mentoring meeting with \ue000" + name + "\ue001", organizer=ORGANIZER,
                  attendees=[Attendee(name, "a@example.org"), Attendee("B", "b@example.org")],
-                 stamp=datetime(2027, 3, 25, 9, 0, tzinfo=timezone.utc))
+                 stamp=datetime(2027, 3, 25, 9, 0, tzinfo=UTC))
     checked = check_invite(("mentoring.ics", "text/calendar", raw))
     assert checked.summary.startswith("Mentoring meeting with Ærøskøbing Ødegård, \"the Great\"; "
                                       "back\\slash xxx")

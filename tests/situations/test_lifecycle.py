@@ -153,8 +153,8 @@ def test_did_you_meet_yes_logs_it_as_held(room):
     _booked(r)
     r.run_until("2026-12-11 12:30", "anna")
     assert r.read("anna") == [
-        "Wed 09 Dec 10:00 agenda_reminder: Your meeting is coming up on Friday at 10:00. What "
-        "would you like to talk about? Send it with `agenda 1) … 2) …` and I'll pass it on, so "
+        "Wed 09 Dec 10:00 agenda_reminder: Your meeting with Lars Nielsen is coming up on Friday "
+        "at 10:00. What would you like to talk about? Send it with `agenda 1) … 2) …` and I'll pass it on, so "
         "your mentor can prepare.",
         "Thu 10 Dec 10:00 meeting_reminder: Your meeting with Lars Nielsen is tomorrow, Friday, "
         "at 10:00. There's still time to send an agenda. If you can't make it, let them know "

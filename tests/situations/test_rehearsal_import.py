@@ -1,5 +1,5 @@
 """Rehearsals are faithful: `import --now` stamps pair starts with the rehearsal clock."""
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from sqlmodel import select
 
@@ -30,4 +30,4 @@ def test_import_after_the_start_stamps_the_rehearsal_moment(tmp_path, monkeypatc
     url = f"sqlite:///{tmp_path / 'late.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
     assert main(["import", str(SAMPLE), "--now", "2027-01-11T09:00+01:00"]) == 0
-    assert _starts(url) == {datetime(2027, 1, 11, 8, 0, tzinfo=timezone.utc)}
+    assert _starts(url) == {datetime(2027, 1, 11, 8, 0, tzinfo=UTC)}

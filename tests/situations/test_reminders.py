@@ -11,7 +11,7 @@ def test_a_wednesday_meeting_booked_a_week_ahead(room):
     r.say("anna", "next 16 december 14:00")
     r.run_until("2026-12-16 17:00", "anna")
     expect(r.read("anna"), [
-        "Mon 14 Dec 14:00 agenda_reminder: Your meeting is coming up on Wednesd",
+        "Mon 14 Dec 14:00 agenda_reminder: Your meeting with Lars Nielsen is co",
         "Tue 15 Dec 14:00 meeting_reminder: Your meeting with Lars Nielsen is t",
         "Wed 16 Dec 16:00 did_you_meet: Did your meeting with Lars Nielsen on W",
     ])
@@ -67,8 +67,8 @@ def test_the_day_before_reminder_is_never_dropped_by_the_weekly_cap(room):
     r.run_until("2026-12-14 09:00", "anna")
     expect(r.read("lars"), [
         "Wed 09 Dec 11:00 meeting_booked: Anna W", "Fri 11 Dec 10:00 meeting_reminder: Your"])
-    expect(r.read("anna"), [
-        "Fri 11 Dec 10:00 meeting_reminder: Your", "Fri 11 Dec 16:00 agenda_reminder: Your "])
+    # Anna's agenda request that Friday names the meeting: it is her reminder too.
+    expect(r.read("anna"), ["Fri 11 Dec 16:00 agenda_reminder: Your meeting with Lars"])
     assert [kind for kind, why in r.skipped("anna") + r.skipped("lars") if "cap" in why
             and "reminder" in kind] == []
 
@@ -89,8 +89,7 @@ def test_spring_forward_in_copenhagen(room):
     r.say("anna", "next monday 10:00")
     r.run_until("2027-03-29 13:00", "anna")
     expect(r.read("anna"), [
-        "Fri 26 Mar 10:00 meeting_reminder: Your meeting with Lars Nielsen is o",
-        "Fri 26 Mar 16:00 agenda_reminder: Your meeting is coming up on Monday ",
+        "Fri 26 Mar 16:00 agenda_reminder: Your meeting with Lars Nielsen is coming up on Monday",
         "Mon 29 Mar 12:00 did_you_meet: Did your meeting with Lars Nielsen on M",
     ])
     assert r.read("lars")[1] == (

@@ -11,7 +11,7 @@ def test_copenhagen_books_friday_10_with_chicago_and_is_shown_both_local_times(r
         "Before I book Friday 11 December, 10:00, a quick check. That is:\n"
         "- you: Friday 11 December, 10:00 (Copenhagen)\n"
         "- Grace Okafor: Friday 11 December, 03:00 (Chicago), outside working hours\n")
-    assert "Book it anyway if that suits you all, or pick one of the times that suit everyone. " \
+    assert "Book it anyway if that works for everyone, or pick one of the times that suit everyone. " \
            "You can also type `next 2026-12-11 10:00 anyway`." in ask
     assert ("[#1] Book it anyway   [#2] Friday 11 December, 16:00   "
             "[#3] Friday 11 December, 16:30") in ask

@@ -77,7 +77,11 @@ def test_a_monday_meeting_is_prepared_on_friday_and_reminded_on_friday():
     at = datetime(2026, 9, 21, 14, 0, tzinfo=NY)  # Monday 14:00; the weekend is nobody's time
     facts = _facts(appointment=(4, at.astimezone(UTC), START))
     assert _local_due(facts, at, "agenda_reminder") == ["Fri 16:00"]  # no follow-up that day
-    assert _local_due(facts, at, "meeting_reminder") == ["Fri 14:00"]
+    # The agenda request names the meeting: no second message about it that Friday.
+    assert _local_due(facts, at, "meeting_reminder") == []
+    mentor = [s.due_at.astimezone(NY) for s in plan(facts, at).due
+              if s.kind == "meeting_reminder" and s.person_id == 1]
+    assert [f"{m:%a %H:%M}" for m in mentor] == ["Fri 10:00"]  # 20:00 in Copenhagen: at 16:00
     # Every preparing prompt expires when the meeting starts.
     assert all(s.stale_after <= at for s in plan(facts, at).due
                if s.kind in ("agenda_reminder", "meeting_reminder"))
