@@ -67,8 +67,13 @@ def forget_person(session: Session, person: Person) -> dict[str, int]:
     }
     for agenda_id in agenda_ids:  # the forwarded copies in the mentor's inbox
         session.execute(update(Delivery).where(Delivery.kind == "agenda",
-                                               Delivery.payload_json == json.dumps({"agenda_id": agenda_id}))
+                                               Delivery.key.startswith(f"agenda:{agenda_id}:"))
                         .values(text="", payload_json="{}"))
+    for row in session.exec(select(Delivery).where(Delivery.kind == "meeting_cancelled",
+                                                   Delivery.person_id != pid)):
+        if json.loads(row.payload_json or "{}").get("by") == pid:  # their note to the partner
+            row.text, row.payload_json = "", "{}"
+            session.add(row)
     counts["agendas"] = session.execute(delete(Agenda).where(Agenda.author_id == pid)).rowcount
     session.execute(delete(DialogState).where(DialogState.person_id == pid))
     session.execute(delete(Rsvp).where(Rsvp.person_id == pid))

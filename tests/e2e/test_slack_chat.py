@@ -20,7 +20,7 @@ VERBS = [
     ("help", "Here's what you can do"),
     ("log yesterday 14:00 45m talked about the promotion case",
      "Logged: Wednesday 2 September, 14:00, 45 min"),
-    ("next monday 10:00", "Booked: Monday 7 September, 10:00 (your time)"),
+    ("next monday 16:00", "Booked: Monday 7 September, 16:00 (your time)"),  # 09:00 for Grace
     ("agenda 1) feedback 2) saying no", "Sent to Grace Okafor"),
     ("status", "Meetings held: 1 ("),
     ("reflect", "A question to think about"),
@@ -60,7 +60,7 @@ async def test_every_verb_as_a_slash_command_answers_ephemerally(programme, cloc
         assert [c.params["channel_id"] for c in uploads] == [dm_of(JONAS)] * 2
         contents = sorted(slack.fake.uploads.values())
         assert contents[0].startswith(b"BEGIN:VCALENDAR") and contents[1].startswith(b"{")
-        for line in ("next monday 10:00", "export"):  # the reply says where the file is
+        for line in ("next monday 16:00", "export"):  # the reply says where the file is
             assert "I've put the file" in text_of(answers[line])
         # Matched by email once (users.info), by id ever after.
         assert len(slack.fake.to("users.info")) == 1
@@ -189,23 +189,23 @@ async def test_next_modal_books_and_sends_the_invite(sqlite_database, clock):
         assert view["callback_id"] == "next_submit"
         dates = [b["element"] for b in view["blocks"] if b["type"] == "input"]
         assert [e["type"] for e in dates] == ["datepicker", "timepicker"]
-        status, answer = await slack.submit(JONAS, view, {"date": "2026-09-21", "time": "10:00"})
+        status, answer = await slack.submit(JONAS, view, {"date": "2026-09-21", "time": "16:00"})
         assert status == 200 and answer == {}
         await slack.settle()
         [appointment] = rows(slack.services, Appointment)
         assert appointment.at.date() == date(2026, 9, 21)
         booked = slack.fake.posts_in(dm_of(JONAS))[-1]
-        assert "Booked: Monday 21 September, 10:00" in text_of(booked)
+        assert "Booked: Monday 21 September, 16:00" in text_of(booked)
         [upload] = slack.fake.to("files.completeUploadExternal")
         assert upload.params["channel_id"] == dm_of(JONAS)
-        assert b"DTSTART:20260921T080000Z" in list(slack.fake.uploads.values())[0]
+        assert b"DTSTART:20260921T140000Z" in list(slack.fake.uploads.values())[0]
 
 
 async def test_the_home_tab_shows_the_pair_status_and_next_meeting(sqlite_database, clock):
     import_programme(sqlite_database, now=clock.now())
     clock.advance(days=2)
     async with workspace(sqlite_database, clock) as slack:
-        await slack.command(JONAS, "next monday 10:00")
+        await slack.command(JONAS, "next monday 16:00")
         await slack.settle()
         assert await slack.open_home(JONAS) == 200
         await slack.settle()
@@ -214,7 +214,7 @@ async def test_the_home_tab_shows_the_pair_status_and_next_meeting(sqlite_databa
         view = published.params["view"]
         assert view["type"] == "home"
         shown = text_of(view)
-        assert "with Grace Okafor" in shown and "Next meeting: Monday 7 September, 10:00" in shown
+        assert "with Grace Okafor" in shown and "Next meeting: Monday 7 September, 16:00" in shown
         assert view["blocks"][-1]["type"] == "context" and "`/mentor help`" in shown
         # Danish participants read it in Danish.
         await slack.open_home(ID["sofie.lund@example.org"])

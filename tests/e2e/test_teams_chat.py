@@ -67,8 +67,8 @@ async def test_every_verb_works_as_a_message(bot):
     assert "Here's what you can do" in await say("help")
     assert "Logged: Tuesday 1 September, 07:00, 45 min." in await say(
         "log today 07:00 45m talked about my goals")
-    assert "Booked: Friday 4 September, 10:00 (your time)" in await say("next friday 10:00")
-    assert "Sent to Grace Okafor for your meeting Friday 4 September, 10:00" in await say(
+    assert "Booked: Friday 4 September, 16:00 (your time)" in await say("next friday 16:00")
+    assert "Sent to Grace Okafor for your meeting Friday 4 September, 16:00" in await say(
         "agenda 1) my goals 2) saying no")
     assert "Meetings held: 1 (" in await say("status")
     assert "A question to think about:" in await say("reflect")
@@ -88,10 +88,12 @@ async def test_every_verb_works_as_a_message(bot):
                                                               ["uniqueId"]]
     assert "Type `forget confirm` to go ahead." in await say("forget")
 
-    # The agenda reaches the mentor proactively, in the mentor's own chat, after the tick.
+    # The agenda reaches the mentor proactively, in the mentor's own chat, when her working
+    # day starts in Chicago (08:00 in Copenhagen is 01:00 there).
+    bot.services.clock.advance(hours=8)
     await bot.services.pump()
     grace = "\n".join(shown(t) for t in bot.connector.texts(bot.teams.user(GRACE).conversation_id))
-    assert "Jonas Berg sent the agenda for your meeting Friday 4 September, 03:00" in grace
+    assert "Jonas Berg sent the agenda for your meeting Friday 4 September, 09:00" in grace
     assert "1) my goals 2) saying no" in grace
 
 
@@ -107,6 +109,12 @@ async def test_user_text_is_shown_literally_never_as_markup(bot):
     await bot.teams.install(JONAS)
     await bot.teams.install(GRACE)
     typed = "**bold** <at>x</at> [link](http://x)"
+    # An unknown word is quoted back: escaped.
+    [reply] = await bot.teams.say(JONAS, "<at>x</at>")
+    assert "&lt;at&gt;x&lt;/at&gt;" in reply.text and "<at>" not in reply.text
+
+    bot.services.clock.advance(hours=8)  # Grace's working day in Chicago: her kick-off first
+    await bot.services.pump()
     await bot.teams.say(JONAS, f"agenda {typed}")
     await bot.services.pump()
     [agenda] = [c for c in bot.connector.delivered(bot.teams.user(GRACE).conversation_id)
@@ -114,10 +122,6 @@ async def test_user_text_is_shown_literally_never_as_markup(bot):
     assert r"\*\*bold\*\* &lt;at&gt;x&lt;/at&gt; \[link\]\(http://x\)" in agenda.text
     assert "**bold**" not in agenda.text and "<at>" not in agenda.text and "](" not in agenda.text
     assert typed in shown(agenda.text)
-
-    # An unknown word is quoted back: escaped too.
-    [reply] = await bot.teams.say(JONAS, "<at>x</at>")
-    assert "&lt;at&gt;x&lt;/at&gt;" in reply.text and "<at>" not in reply.text
 
 
 async def test_a_duplicate_activity_is_processed_once(bot):

@@ -84,7 +84,7 @@ def test_a_mentee_cannot_read_or_change_another_pairs_meetings_notes_or_agenda(
             assert other not in status, (hint, status)
 
     [logged] = say(services, JONAS, "log yesterday 15:00 45m about saying no with lars")
-    [booked] = say(services, JONAS, "next thursday 10:00 with anna")
+    [booked] = say(services, JONAS, "next thursday 10:00 anyway with anna")
     tried += 2
     assert logged.startswith("Logged") and "Grace" in booked and "Lars" not in booked
     assert rows(db, Meeting, Meeting.pair_id == theirs) == their_meetings
@@ -103,7 +103,7 @@ def test_a_mentee_cannot_read_or_change_another_pairs_meetings_notes_or_agenda(
     # The agenda goes to his own mentor only, whatever he adds.
     say(services, JONAS, "agenda 1) JONAS-AGENDA with lars 2) and anna")
     tried += 1
-    services.clock.advance(minutes=1)
+    services.clock.advance(hours=6)  # a relayed agenda waits for Grace's day in Chicago
     asyncio.run(services.pump())
     agendas = [s for s in messenger.sent if "JONAS-AGENDA" in s.text]
     assert [s.email for s in agendas] == [GRACE]
@@ -348,7 +348,7 @@ def test_forget_erases_every_private_field_and_export_returns_all_of_it(
     [formed] = press(services, JONAS, "log_submit", values={
         "date": day, "time": "11:00", "minutes": "30", "note": "SECRET-note-form"})
     assert formed.startswith("Logged")
-    say(services, JONAS, "next friday 10:00")
+    say(services, JONAS, "next friday 10:00 anyway")  # 03:00 for Grace, but they agree
     say(services, JONAS, "agenda 1) SECRET-agenda-item")
     say(services, JONAS, "reflect")
     answer_all(services, JONAS, ["SECRET-reflection", "4", "SECRET-actions"])
@@ -364,8 +364,8 @@ def test_forget_erases_every_private_field_and_export_returns_all_of_it(
     say(services, GRACE, "log yesterday 09:00 30m GRACE-OWN-note")
     say(services, GRACE, "reflect")
     answer_all(services, GRACE, ["GRACE-OWN-reflection", "5"])
-    clock.advance(minutes=5)
-    asyncio.run(services.pump())  # the agenda reaches Grace, prompts reach Jonas
+    clock.advance(hours=5)  # 10:00 in Chicago: the agenda reaches Grace, prompts reach Jonas
+    asyncio.run(services.pump())
     assert any("SECRET-agenda-item" in t for t in messenger.texts_for(GRACE))
     written = ["SECRET-goal-one", "SECRET-goal-two", "SECRET-note-typed", "SECRET-note-form",
                "SECRET-agenda-item", "SECRET-reflection", "SECRET-actions",
