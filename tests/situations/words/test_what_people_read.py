@@ -146,11 +146,12 @@ async def test_only_the_person_who_logged_is_thanked(sqlite_database):
 async def test_the_mentee_who_booked_is_told_they_will_be_reminded(sqlite_database):
     services, clock, _ = _services(sqlite_database)
     clock.set(datetime(2026, 9, 2, 8, 0, tzinfo=timezone.utc))
-    jonas = "\n".join(say(services, JONAS, "next friday 10:00"))
+    jonas = "\n".join(say(services, JONAS, "next friday 16:00"))  # 09:00 for Grace
     assert "I'll remind you to send an agenda" in jonas and "the mentee" not in jonas
-    grace = "\n".join(say(services, GRACE, "next 20 september 10:00"))
+    say(services, JONAS, "cancel")  # one booking at a time: Grace books the next one
+    grace = "\n".join(say(services, GRACE, "next 21 september 09:00"))
     assert "I'll remind Jonas to send an agenda" in grace
-    sofie = "\n".join(say(services, SOFIE, "næste fredag kl 10"))
+    sofie = "\n".join(say(services, SOFIE, "næste fredag kl 15"))
     assert "Jeg minder dig om at sende en dagsorden" in sofie and "minder mentee" not in sofie
     lars = "\n".join(say(services, LARS, "next friday 15:00"))
     assert "I'll remind Anna and Omar to send an agenda" in lars
@@ -263,7 +264,7 @@ async def test_a_mistyped_command_is_not_taken_for_an_answer(sqlite_database):
 async def test_a_typed_yes_answers_did_you_meet(sqlite_database):
     services, clock, messenger = _services(sqlite_database)
     await _live(services, clock, datetime(2026, 9, 7, 8, 0, tzinfo=timezone.utc))
-    say(services, GRACE, "next 8 september 03:00")  # 10:00 in Copenhagen
+    say(services, GRACE, "next 8 september 03:00 anyway")  # 10:00 in Copenhagen
     await _live(services, clock, datetime(2026, 9, 8, 14, 0, tzinfo=timezone.utc))
     assert any("take place?" in t for t in _texts(messenger, JONAS)), _texts(messenger, JONAS)
     [reply] = say(services, JONAS, "yes")
