@@ -23,6 +23,7 @@ from markupsafe import Markup
 from bot.language import language_of
 from bot.teams.inbound import PLATFORM
 from bot.teams.render import fits
+from bot.teams.service_urls import is_loopback_host
 from conversations.messages import Message
 from conversations.texts import Texts, strip_markers
 from storage.files import File, link_file, offer_file, take_offer
@@ -40,7 +41,8 @@ class TeamsFiles:
                  allow_http_upload: bool = False) -> None:
         self.db, self.clock, self.texts = db, clock, texts
         self.public_url = public_url.rstrip("/")
-        self.allow_http_upload = allow_http_upload  # the Emulator and tests upload over http
+        # TEAMS_EMULATOR=1: uploads over http, and to loopback addresses only
+        self.allow_http_upload = allow_http_upload
         self._session: aiohttp.ClientSession | None = None
 
     # Outgoing -----------------------------------------------------------------------------------
@@ -127,6 +129,9 @@ class TeamsFiles:
             return False
         if parts.username or parts.password or not parts.hostname:
             log.warning("Teams file upload refused: a malformed upload URL")
+            return False
+        if self.allow_http_upload and not is_loopback_host(parts.hostname):
+            log.warning("Teams file upload refused: the Emulator uploads to loopback only")
             return False
         size = len(content)
         headers = {"Content-Range": f"bytes 0-{size - 1}/{size}" if size else "bytes */0"}
