@@ -33,8 +33,9 @@ async def test_export_and_booking_arrive_through_the_consent_card(bot):
     await bot.teams.install(JONAS)
     await bot.teams.install(GRACE)
 
-    [booked] = await bot.teams.say(JONAS, "next friday 10:00")
-    assert "Booked: Friday 4 September, 10:00" in booked.text
+    # 16:00 in Copenhagen is 09:00 for Grace in Chicago: inside both working days, booked at once
+    [booked] = await bot.teams.say(JONAS, "next friday 16:00")
+    assert "Booked: Friday 4 September, 16:00" in booked.text
     offer = booked.consent
     assert offer["name"] == "mentoring.ics" and "data:" not in json.dumps(booked.body)
     assert list(offer["content"]["acceptContext"]) == ["offer"]  # an id, never the data
