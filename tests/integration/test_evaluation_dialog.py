@@ -66,10 +66,10 @@ def test_buttons_answer_once_and_the_whole_form_is_stored(services, clock):
 def test_the_evaluation_opens_in_the_final_phase_and_can_start_early(services, clock):
     import_programme(services.db, now=clock.now())
     early = say(services, JONAS, "evaluate")[0]
-    assert "The evaluation opens Wednesday 16 June, 09:00" in early and "`evaluate now`" in early
+    assert "The evaluation opens Wednesday 16 June 2027, 09:00" in early  # next year: shown and "`evaluate now`" in early
     assert _answers(services.db, JONAS) == {}
     danish = say(services, "sofie.lund@example.org", "evaluer")[0]
-    assert "Evalueringen åbner onsdag 16. juni kl. 09.00" in danish
+    assert "Evalueringen åbner onsdag 16. juni 2027 kl. 09.00" in danish
     # The button offered with it starts at once.
     assert "Question 1 of" in press(services, JONAS, "evaluate", "now")[0]
 
