@@ -22,6 +22,7 @@ from bot.files import add_file_routes, public_url
 from bot.logs import AccessLog
 from bot.report.admin import add_admin_routes
 from bot.routing import RoutingMessenger
+from bot.webconsole.routes import add_console_routes
 from storage.db import Unavailable
 from storage.outbox import ping
 
@@ -58,6 +59,7 @@ def make_app(services, router: RoutingMessenger, env: dict[str, str]) -> tuple[w
             banner.append(module.not_configured_line(env))
     banner.append(add_admin_routes(app, services, env))
     banner.append(add_file_routes(app, services, env))
+    banner.append(add_console_routes(app, services, env))
     return app, banner
 
 

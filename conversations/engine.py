@@ -34,12 +34,14 @@ class Reply:
 
 
 class Engine:
-    def __init__(self, db: Database, clock: Clock, texts: Texts, organizer: str = "") -> None:
+    def __init__(self, db: Database, clock: Clock, texts: Texts, organizer: str = "",
+                 public_url: str = "http://127.0.0.1:3978") -> None:
         self.db = db
         self.clock = clock
         self.texts = texts
         self._languages: dict[tuple[str, str], str] = {}
         self.organizer = organizer  # the bot's calendar address, for its invites
+        self.public_url = public_url  # where people reach `serve`, for console links
 
     def handle(self, event: InboundEvent) -> Reply:
         try:
@@ -85,7 +87,7 @@ class Engine:
                     return Reply([Message(self.texts.render("en", "errors/unknown_user"))])
                 self._remember_language(event.ref, person)
                 turn = Turn(session, person, roles_of(session, person.id), now, self.texts,
-                            organizer=self.organizer)
+                            organizer=self.organizer, public_url=self.public_url)
                 if not turn.roles:
                     turn.say("errors/no_programme", person_name=person.name.split()[0])
                     return Reply(turn.replies, person.id)

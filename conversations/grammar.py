@@ -9,7 +9,7 @@ from dataclasses import dataclass
 MAX_TEXT = 4000
 VERBS = ("help", "log", "next", "move", "cancel", "agenda", "status", "reflect", "snooze", "pause", "resume",
          "optout", "optin", "evaluate", "export", "forget", "announce", "followup",
-         "report")
+         "report", "console")
 ALIASES = {
     "hjælp": "help", "hjaelp": "help", "?": "help", "logge": "log", "næste": "next",
     "naeste": "next", "dagsorden": "agenda", "reflekter": "reflect", "refleksion": "reflect",
@@ -17,7 +17,7 @@ ALIASES = {
     "eksporter": "export", "glem": "forget", "rapport": "report", "meddel": "announce",
     "fravælg": "optout", "fravaelg": "optout", "tilvælg": "optin", "tilvaelg": "optin",
     "opfølgning": "followup", "opfoelgning": "followup", "genoptag": "resume",
-    "flyt": "move", "aflys": "cancel",
+    "flyt": "move", "aflys": "cancel", "konsol": "console",
 }
 _WITH = re.compile(r"(?:^|\s)(?:with|med)\s+@?(?P<who>[\w.+-]+(?:@[\w.-]+)?)\s*$", re.IGNORECASE)
 

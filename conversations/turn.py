@@ -28,6 +28,7 @@ class Turn:
     now: datetime
     texts: Texts
     organizer: str = ""  # the bot's calendar address (ORGANIZER of its invites)
+    public_url: str = ""  # where people reach `serve` (the web console's links)
     partner_hint: str = ""
     replies: list[Message] = field(default_factory=list)
 

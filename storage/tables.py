@@ -237,3 +237,23 @@ class FileOffer(SQLModel, table=True):
     created_at: datetime
     expires_at: datetime = Field(index=True)
     token_hash: str | None = Field(default=None, unique=True, max_length=64)
+
+
+class ConsoleLink(SQLModel, table=True):
+    """A one-time sign-in link to the manager's web console, sent in chat: only the SHA-256 of
+    its token is kept; it opens one session, once, within ten minutes."""
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    created_at: datetime
+    expires_at: datetime = Field(index=True)
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A signed-in browser of the web console: the SHA-256 of its cookie, whose it is (None: the
+    operator, signed in with ADMIN_TOKEN) and when it was last used (it ends after 8 idle hours)."""
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    created_at: datetime
+    seen_at: datetime = Field(index=True)

@@ -3,6 +3,7 @@ from conversations.grammar import Command
 from conversations.dialogs import ANSWER_ACTION, answer_button
 from conversations.verbs import announce as announcing
 from conversations.verbs.agenda import agenda
+from conversations.verbs.console import console
 from conversations.verbs.followup import followup
 from conversations.verbs.help import help_verb
 from conversations.verbs.meetings import (BOOK_CHOICE, KEEP_BUTTON, LOG_BUTTON, NEXT_BUTTON,
@@ -21,7 +22,7 @@ REGISTRY = {
     "reflect": reflect, "snooze": snooze, "pause": snooze, "resume": resume, "optout": optout,
     "optin": optin, "evaluate": evaluate, "export": export, "forget": forget,
     "announce": announcing.announce, "followup": followup,
-    "report": report,
+    "report": report, "console": console,
 }
 
 ACTIONS = {

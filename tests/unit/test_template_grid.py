@@ -21,7 +21,7 @@ from conversations.texts import LANGUAGES, Texts, strip_markers
 
 CPH = ZoneInfo("Europe/Copenhagen")
 WHEN = datetime(2027, 3, 12, 14, 0, tzinfo=CPH)
-SKIP = {"_macros.md.j2", "report/words.html.j2"}  # macros only, no sentence of their own
+SKIP = {"_macros.md.j2", "report/words.html.j2", "console/words.html.j2"}  # macros only, no sentence of their own
 # Templates only ever sent to one role: the grid does not judge them in the other's cell.
 ONLY = {
     "timeline/agenda_reminder": "mentee", "timeline/line_manager": "mentee",
@@ -96,7 +96,7 @@ def sample(group: bool, met: bool, ended: bool, role: str) -> dict:
         counts={"meeting": 1, "drooping": 1, "silent": 1}, month_held=1, month_promised=2,
         unreachable=0, mentors_answered=0, mentees_answered=0, troubled=[],
         evaluation_published=ended, evaluation_closes=date(2027, 7, 14), min_group=3,
-        url="https://mentor.example.org/files/token",
+        url="https://mentor.example.org/files/token", programmes=["Nordlys"],
         # booking, moving and cancelling a meeting
         now=WHEN, before=WHEN, arrivals=[("Grace Okafor", WHEN)], ask_agenda=False,
         times=[SimpleNamespace(is_self=True, name="Anna", at=WHEN, place="Copenhagen",
@@ -112,7 +112,7 @@ def sample(group: bool, met: bool, ended: bool, role: str) -> dict:
 # except where the template is told whether it speaks of a group (`droop_flag`).
 FOR_MANAGERS = ("announce/", "report/", "followup/", "cli/", "status/manager",
                 "timeline/manager_followup", "timeline/announcement", "errors/no_pair",
-                "errors/no_programme", "errors/managers_only")
+                "errors/no_programme", "errors/managers_only", "console/link")
 ROLE_PREFIXES = {"dialogs/reflection/mentor/": "mentor", "dialogs/reflection/mentee/": "mentee",
                  "dialogs/baseline/": "mentee", "agenda/mentee_only": "mentor"}
 

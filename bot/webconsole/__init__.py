@@ -1,0 +1,1 @@
+"""The programme manager's web console on `serve` (bot/webconsole/routes.py)."""
