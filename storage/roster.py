@@ -113,3 +113,27 @@ def _upsert_pairs(session: Session, programme: Programme, parsed: ProgrammeFile,
             summary.retired["pairs"] += 1
     session.flush()
     return pairs
+
+
+@dataclass(frozen=True)
+class RosterState:
+    """Who is in a programme, as an import preview compares it: active roles and pairs only."""
+
+    people: dict[str, tuple[str, str, str]]  # email → (name, time zone, language)
+    roles: frozenset[tuple[str, str, str]]  # (email, role, pair key)
+    pairs: frozenset[str]
+
+
+def roster_state(session: Session, slug: str) -> RosterState:
+    programme = session.exec(select(Programme).where(Programme.slug == slug)).first()
+    if programme is None:
+        return RosterState({}, frozenset(), frozenset())
+    rows = session.exec(select(Person, Membership.role, Membership.pair_key)
+                        .join(Membership, Membership.person_id == Person.id)
+                        .where(Membership.programme_id == programme.id, Membership.active))
+    people, roles = {}, set()
+    for person, role, pair_key in rows:
+        people[person.email] = (person.name, person.timezone, person.language)
+        roles.add((person.email, role, pair_key))
+    pairs = session.exec(select(Pair.key).where(Pair.programme_id == programme.id, Pair.active))
+    return RosterState(people, frozenset(roles), frozenset(pairs))

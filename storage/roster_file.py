@@ -120,22 +120,15 @@ def read_programme(path: Path, roster: Path | None = None) -> ProgrammeFile:
     `roster`: a roster file the caller named explicitly (the command line's `--roster`), used
     instead of the TOML's `roster` setting and trusted wherever it lies.
     """
-    empty = ProgrammeFile("", "", date.min, date.min, 4, "en", "UTC", {})
     try:
-        text = read_limited(path, MAX_TOML_BYTES).decode("utf-8")
-        raw = tomllib.loads(text)
+        data = read_limited(path, MAX_TOML_BYTES)
     except Unreadable as error:
         missing = error.code == "missing"
-        empty.problems.append(Problem(0, "file_missing" if missing else f"toml_{error.code}",
-                                      str(path) if missing else path.name))
-        return empty
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        empty.problems.append(Problem(0, "toml_invalid", str(error)[:200]))
-        return empty
-    programme = _programme_fields(raw, empty.problems)
-    if programme is None:
-        return empty
-    programme.lines = setting_lines(text)
+        return _refused(Problem(0, "file_missing" if missing else f"toml_{error.code}",
+                                str(path) if missing else path.name))
+    programme, raw = parse_programme(data)
+    if programme.problems and not programme.slug:
+        return programme
     if roster is None:
         name = raw.get("roster")
         if not isinstance(name, str) or not name:
@@ -145,8 +138,33 @@ def read_programme(path: Path, roster: Path | None = None) -> ProgrammeFile:
         if roster is None:
             programme.problems.append(Problem(0, "roster_outside", name[:200]))
             return programme
-    _read_roster(roster, programme)
+    try:
+        roster_data = read_limited(roster, MAX_ROSTER_BYTES)
+    except Unreadable as error:
+        programme.problems.append(Problem(0, f"roster_{error.code}", roster.name))
+        return programme
+    read_roster(roster_data, programme)
     return programme
+
+
+def parse_programme(data: bytes) -> tuple[ProgrammeFile, dict]:
+    """A programme file's settings from its bytes (the roster is read separately), and the raw
+    TOML table; a programme with no slug when the file cannot be used at all."""
+    try:
+        text = data.decode("utf-8")
+        raw = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        return _refused(Problem(0, "toml_invalid", str(error)[:200])), {}
+    problems: list[Problem] = []
+    programme = _programme_fields(raw, problems)
+    if programme is None:
+        return _refused(*problems), raw
+    programme.lines = setting_lines(text)
+    return programme, raw
+
+
+def _refused(*problems: Problem) -> ProgrammeFile:
+    return ProgrammeFile("", "", date.min, date.min, 4, "en", "UTC", {}, problems=[*problems])
 
 
 def _inside(folder: Path, name: str) -> Path | None:
@@ -224,14 +242,14 @@ def valid_timezone(name: object) -> bool:
     return True
 
 
-def _read_roster(path: Path, programme: ProgrammeFile) -> None:
+def read_roster(data: bytes, programme: ProgrammeFile) -> None:
+    """Check a roster's bytes against the programme; rows and problems land on `programme`."""
     problems = programme.problems
-    try:
-        data = read_limited(path, MAX_ROSTER_BYTES)
-        text = data.decode("utf-8-sig")
-    except Unreadable as error:
-        problems.append(Problem(0, f"roster_{error.code}", path.name))
+    if len(data) > MAX_ROSTER_BYTES:
+        problems.append(Problem(0, "roster_too_large", "roster"))
         return
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         problems.append(Problem(line, "not_utf8"))

@@ -4,7 +4,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from aiohttp.test_utils import TestServer
+
+from app import build
+from bot.routing import RoutingMessenger
+from bot.web import make_app
 from bot.webconsole.auth import COOKIE, CSRF_FIELD
+from tests.fakes import RecordingMessenger
 from tests.helpers import SAMPLE, import_programme, say
 
 MANAGER = "maja.kruse@example.org"  # manages the sample programme, Nordlys
@@ -43,5 +49,18 @@ def console_link(services, email: str = MANAGER, word: str = "console") -> str:
     return found.group(0)
 
 
+def services_with_two_programmes(db, clock, folder: Path):
+    two_programmes(db, folder, clock.now())
+    return build(clock=clock, messenger=RecordingMessenger(), db=db, worker="test")
+
+
+async def serve(services, env: dict[str, str]) -> TestServer:
+    """`serve`'s whole application on a free port of 127.0.0.1 (close it when done)."""
+    app, _ = make_app(services, RoutingMessenger({}, None), {"HOST": "127.0.0.1", **env})
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    return server
+
+
 __all__ = ["COOKIE", "CSRF", "LINK", "MANAGER", "MENTEE", "OTHER_MANAGER", "OTHER_SLUG", "SLUG",
-           "console_link", "second_programme", "two_programmes"]
+           "console_link", "second_programme", "serve", "services_with_two_programmes", "two_programmes"]

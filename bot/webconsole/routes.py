@@ -239,6 +239,8 @@ def add_console_routes(app: web.Application, services, env: dict[str, str]) -> s
     """Add /console to the app; returns a line for the start-up banner."""
     if env.get("PUBLIC_URL"):
         services.engine.public_url = env["PUBLIC_URL"]
+    from bot.webconsole.importing import add_import_routes
+
     console = Console(services, env)
     guard = console.signed_in
     router = app.router
@@ -251,5 +253,6 @@ def add_console_routes(app: web.Application, services, env: dict[str, str]) -> s
     router.add_post("/console/p/{slug}/followup", guard(console.followup, form=True))
     router.add_get("/console/p/{slug}/report", guard(console.report))
     router.add_get("/console/p/{slug}/report{csv:\\.csv}", guard(console.report))
+    add_import_routes(app, console)
     return (f"Manager console: on at {env.get('PUBLIC_URL', '')}/console "
             "(managers say `console` in chat for a sign-in link)")

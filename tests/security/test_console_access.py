@@ -11,12 +11,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlmodel import select
 
-from app import build
-from bot.routing import RoutingMessenger
-from bot.web import make_app
 from storage.tables import ConsoleLink, ConsoleSession, Membership, Pair, Person
 from tests.console_fixtures import (
     COOKIE,
@@ -27,9 +23,9 @@ from tests.console_fixtures import (
     OTHER_SLUG,
     SLUG,
     console_link,
-    two_programmes,
+    serve,
+    services_with_two_programmes,
 )
-from tests.fakes import RecordingMessenger
 from tests.helpers import say
 
 TOKEN = "admin-token-for-console-tests-5e1a"
@@ -37,16 +33,12 @@ TOKEN = "admin-token-for-console-tests-5e1a"
 
 @pytest.fixture
 def console_services(database, clock, tmp_path):
-    two_programmes(database, tmp_path, clock.now())
-    return build(clock=clock, messenger=RecordingMessenger(), db=database, worker="test")
+    return services_with_two_programmes(database, clock, tmp_path)
 
 
 @pytest.fixture
 async def server(console_services):
-    app, _ = make_app(console_services, RoutingMessenger({}, None),
-                      {"ADMIN_TOKEN": TOKEN, "HOST": "127.0.0.1"})
-    server = TestServer(app, host="127.0.0.1", port=0)
-    await server.start_server()
+    server = await serve(console_services, {"ADMIN_TOKEN": TOKEN})
     yield server
     await server.close()
 
