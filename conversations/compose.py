@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from conversations import announcement_text
 from conversations.dialogs import Asker, ask, form_opened_by
 from conversations.dialogs.forms import pick_reflection
+from conversations.health import pair_health
 from conversations.ics import Attendee, invite
 from conversations.messages import Button, Message
 from conversations.programme import Settings, end_moment, meetings_agreed_by
@@ -245,11 +246,19 @@ def _kickoff(ctx: Context):
 
 
 def _droop_flag(ctx: Context):
+    """How long the pair has been quiet and how many nudges went unanswered, as they stand
+    when the flag is read (not when it was planned); never anyone's answers."""
     members = pair_members(ctx.session, ctx.payload.get("flag_pair", 0))
-    return {"names": [p.name for p, _ in members], "cadence": ctx.programme.cadence_weeks,
-            "weeks": ctx.payload.get("weeks", 0),
-            "group": len(members) > 2, "met": ctx.payload.get("met", True),
-            "nudges": ctx.payload.get("nudges", 1), "repeat": ctx.payload.get("repeat", 0)}, ()
+    pair = ctx.session.get(Pair, ctx.payload.get("flag_pair", 0))
+    values = {"names": [p.name for p, _ in members], "cadence": ctx.programme.cadence_weeks,
+              "group": len(members) > 2, "repeat": ctx.payload.get("repeat", 0)}
+    if pair is None:
+        raise Skip("pair erased")
+    health = pair_health(ctx.session, ctx.programme, pair, ctx.now)
+    if ctx.payload.get("reason") == "no_meeting" and health.status not in ("drooping", "silent"):
+        raise Skip("the pair has met since")
+    return {**values, "weeks": max(1, health.weeks_quiet), "met": health.met,
+            "nudges": health.nudges}, ()
 
 
 def _announcement(ctx: Context):

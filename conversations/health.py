@@ -10,20 +10,27 @@ size, droop factor, which evaluation questions exist), so every view shows the s
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from conversations.dialogs.forms import EVALUATION_LIKERT, EVALUATION_OPEN
 from conversations.programme import (Settings, end_moment, evaluation_closes,
                                      meetings_agreed_by, meetings_agreed_total, phase,
                                      start_moment)
-from storage import report
+from storage import meetings, report
 from storage.tables import Programme
 
 STATUSES = ("meeting", "drooping", "silent")  # while the programme runs; then "ended"
 SILENT_FACTOR = 3
 FLAG_WINDOW = timedelta(weeks=6)  # a droop flag this recent keeps a pair "drooping"
+MENTEES_PER_MENTOR = 5  # group mentoring practice: at most five mentees per mentor
+
+
+def too_large(mentors: int, mentees: int) -> bool:
+    """A group with more mentees per mentor than practice advises (the manager is told)."""
+    return mentees > MENTEES_PER_MENTOR * max(mentors, 1)
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class Signs:
     droop_factor: float = 1.5
     last_met: datetime | None = None  # the latest meeting held, None: never met
     last_flag: datetime | None = None  # when a droop flag last reached a manager
+    nudged: tuple[tuple[int, datetime], ...] = ()  # (member, when) of the bot's nudges to meet
 
     @property
     def quiet_since(self) -> datetime:
@@ -68,6 +76,7 @@ class Health:
     met: bool  # the pair has met at least once
     weeks_quiet: int  # whole weeks since the last meeting (or the start)
     flagged: bool  # a droop flag reached a manager recently, with no meeting since
+    nudges: int = 0  # nudges to meet since the last meeting (or the start), unanswered so far
 
 
 def classify(signs: Signs, now: datetime) -> Health:
@@ -85,22 +94,45 @@ def classify(signs: Signs, now: datetime) -> Health:
     met = signs.last_met is not None
     if now > signs.ends:
         return Health("ended", met, weeks_quiet, False)
+    nudges = unanswered_nudges(signs, now)
     if now >= signs.silent_from:
         status = "silent"
     elif now >= signs.drooping_from or flagged:
         status = "drooping"
     else:
         status = "meeting"
-    return Health(status, met, weeks_quiet, flagged)
+    return Health(status, met, weeks_quiet, flagged, nudges)
+
+
+def unanswered_nudges(signs: Signs, now: datetime) -> int:
+    """The most nudges to meet any one member got since the pair last met (or began)."""
+    per_member = Counter(member for member, at in signs.nudged
+                         if signs.quiet_since < at <= now)
+    return max(per_member.values(), default=0)
 
 
 def signs_for(programme: Programme, *, started_at: datetime | None, last_met: datetime | None,
-              last_flag: datetime | None = None) -> Signs:
+              last_flag: datetime | None = None,
+              nudged: tuple[tuple[int, datetime], ...] = ()) -> Signs:
     start = start_moment(programme)
     began = max(start, started_at) if started_at else start
     return Signs(began=began, ends=end_moment(programme), cadence_weeks=programme.cadence_weeks,
                  droop_factor=Settings.of(programme).droop_factor, last_met=last_met,
-                 last_flag=last_flag)
+                 last_flag=last_flag, nudged=tuple(nudged))
+
+
+def pair_health(session, programme: Programme, pair, now: datetime) -> Health:
+    """One pair's health from the stored facts at `now` (a flag composed at send time)."""
+    last = meetings.last_meeting(session, pair.id)
+    last_met = last.held_at if last and last.held_at <= now else None
+    if last_met is not None and last_met.tzinfo is None:
+        last_met = last_met.replace(tzinfo=UTC)
+    nudged = report.nudges_sent(session, [pair.id], now).get(pair.id, ())
+    started = pair.started_at
+    if started is not None and started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    return classify(signs_for(programme, started_at=started, last_met=last_met,
+                              nudged=tuple(nudged)), now)
 
 
 def programme_report(session, programme: Programme, now: datetime) -> report.Report:
@@ -110,16 +142,20 @@ def programme_report(session, programme: Programme, now: datetime) -> report.Rep
                          min_group=settings.min_group, droop_factor=settings.droop_factor,
                          likert=EVALUATION_LIKERT, open_questions=EVALUATION_OPEN,
                          statuses=STATUSES,
-                         evaluation_closes=evaluation_closes(programme))
+                         evaluation_closes=evaluation_closes(programme),
+                         mentees_per_mentor=MENTEES_PER_MENTOR)
     as_of = min(now, end_moment(programme))  # after the end: the state each pair ended in
     pairs = []
     for record in report.pair_records(session, programme, now):
         health = classify(signs_for(programme, started_at=record.started_at,
-                                    last_met=record.last_met, last_flag=record.last_flag), as_of)
+                                    last_met=record.last_met, last_flag=record.last_flag,
+                                    nudged=record.nudged), as_of)
         pairs.append(report.PairHealth(record.key, health.status, record.held, rules.agreed,
                                        report.local_date(record.last_met, programme.timezone),
                                        health.flagged, names=record.names,
-                                       weeks_quiet=health.weeks_quiet))
+                                       weeks_quiet=health.weeks_quiet, nudges=health.nudges,
+                                       mentors=record.mentors, mentees=record.mentees,
+                                       too_large=too_large(record.mentors, record.mentees)))
     return report.build(session, programme, now, rules, pairs)
 
 
@@ -144,4 +180,7 @@ def summary_values(health: report.Report) -> dict:
                 mentees_answered=health.respondents.get("mentee", 0),
                 troubled=[dict(key=p.key, status=p.status, names=list(p.names),
                                weeks=p.weeks_quiet, met=p.last_met is not None,
-                               flagged=p.flagged) for p in troubled])
+                               flagged=p.flagged, nudges=p.nudges) for p in troubled],
+                large=[dict(key=p.key, names=list(p.names), mentors=p.mentors,
+                            mentees=p.mentees) for p in health.pairs if p.too_large],
+                per_mentor=MENTEES_PER_MENTOR)

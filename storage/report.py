@@ -54,6 +54,7 @@ class Rules:
     open_questions: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
     evaluation_closes: datetime | None = None  # None: the evaluation never closes, no figures
+    mentees_per_mentor: int = 5  # the group size practice advises, for the report's note
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,9 @@ class PairRecord:
     last_met: datetime | None
     started_at: datetime | None
     last_flag: datetime | None  # when a droop flag about it last reached a manager
+    nudged: tuple[tuple[int, datetime], ...] = ()  # (member, when) of each nudge to book
+    mentors: int = 0
+    mentees: int = 0
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,10 @@ class PairHealth:
     flagged: bool  # a droop flag went to the manager in the last six weeks
     names: tuple[str, ...] = ()
     weeks_quiet: int = 0
+    nudges: int = 0  # the bot's nudges to meet that went unanswered (no meeting since)
+    mentors: int = 0
+    mentees: int = 0
+    too_large: bool = False  # more mentees per mentor than mentoring practice advises
 
 
 @dataclass(frozen=True)
@@ -185,6 +193,7 @@ class Report:
     statuses: tuple[str, ...] = ()  # the pair statuses, in the engine's order
     evaluation_closes: datetime | None = None
     evaluation_published: bool = False  # False: no evaluation figure above is filled in yet
+    mentees_per_mentor: int = 5
 
     @property
     def counts(self) -> dict[str, int]:
@@ -223,7 +232,7 @@ def build(session: Session, programme: Programme, now: datetime, rules: Rules,
         months=meetings_per_month(session, programme, now),
         unreachable=unreachable(session, programme.id, now),
         deliveries=deliveries_by_kind(session, programme.id),
-        statuses=rules.statuses,
+        statuses=rules.statuses, mentees_per_mentor=rules.mentees_per_mentor,
         **published_evaluation(session, programme.id, now, rules, min_group),
     )
 
@@ -300,20 +309,47 @@ def pair_records(session: Session, programme: Programme, now: datetime) -> list[
         .where(Pair.programme_id == programme.id, Meeting.held_at <= now)
         .group_by(Meeting.pair_id))}
     names: dict[int, list[str]] = defaultdict(list)
-    for pair_id, name, _ in session.exec(
+    roles: dict[int, Counter] = defaultdict(Counter)
+    for pair_id, name, role in session.exec(
             select(Membership.pair_id, Person.name, Membership.role)
             .join(Person, Person.id == Membership.person_id)
             .join(Pair, Pair.id == Membership.pair_id)
             .where(Pair.programme_id == programme.id, Membership.active)
             .order_by(Membership.pair_id, Membership.role.desc(), Person.name)):
         names[pair_id].append(name)
+        roles[pair_id][role] += 1
     flags = _latest_flags(session, programme.id, now)
+    nudged = nudges_sent(session, [p.id for p in pairs], now)
     result = []
     for pair in pairs:
         held, last = stats.get(pair.id, (0, None))
         result.append(PairRecord(pair.id, pair.key, tuple(names.get(pair.id, ())), held,
-                                 _aware(last), _aware(pair.started_at), flags.get(pair.id)))
+                                 _aware(last), _aware(pair.started_at), flags.get(pair.id),
+                                 tuple(nudged.get(pair.id, ())), roles[pair.id]["mentor"],
+                                 roles[pair.id]["mentee"]))
     return result
+
+
+NUDGE_KINDS = ("first_meeting_chase", "meeting_nudge", "droop")
+
+
+def nudges_sent(session: Session, pair_ids: list[int], now: datetime
+                ) -> dict[int, list[tuple[int, datetime]]]:
+    """Pair id → (member, when) of every nudge to meet the bot sent them by `now` (a droop
+    prompt about the midpoint's topics is not a nudge to meet). Facts about the bot's own
+    messages, never about what anyone answered."""
+    if not pair_ids:
+        return {}
+    rows = session.exec(select(Delivery.pair_id, Delivery.person_id, Delivery.kind,
+                               Delivery.payload_json, Delivery.sent_at).where(
+        Delivery.pair_id.in_(pair_ids), Delivery.kind.in_(NUDGE_KINDS),
+        Delivery.status == "sent", Delivery.sent_at <= now))
+    found: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
+    for pair_id, person_id, kind, payload, sent_at in rows:
+        if kind == "droop" and _payload_value(payload, "reason") != "no_meeting":
+            continue
+        found[pair_id].append((person_id, _aware(sent_at)))
+    return found
 
 
 def _latest_flags(session: Session, programme_id: int, now: datetime) -> dict[int, datetime]:
@@ -331,11 +367,15 @@ def _latest_flags(session: Session, programme_id: int, now: datetime) -> dict[in
 
 
 def _payload_pair(payload: str) -> int | None:
+    value = _payload_value(payload, "flag_pair")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _payload_value(payload: str, name: str):
     try:
-        value = json.loads(payload or "{}").get("flag_pair")
+        return json.loads(payload or "{}").get(name)
     except (ValueError, AttributeError):
         return None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def local_date(moment: datetime | None, zone: str) -> date | None:

@@ -55,6 +55,11 @@ def rows(report: Report) -> list[tuple[str, str, str, str, str]]:
         add("pairs", pair.key, "", "agreed", pair.agreed)
         add("pairs", pair.key, "", "last_met", pair.last_met.isoformat() if pair.last_met else "")
         add("pairs", pair.key, "", "flagged", "yes" if pair.flagged else "no")
+        add("pairs", pair.key, "", "weeks_without_meeting", pair.weeks_quiet)
+        add("pairs", pair.key, "", "nudges_unanswered", pair.nudges)
+        add("pairs", pair.key, "", "mentors", pair.mentors)
+        add("pairs", pair.key, "", "mentees", pair.mentees)
+        add("pairs", pair.key, "", "larger_than_advised", "yes" if pair.too_large else "no")
     for month in report.months:
         add("months", month.month.strftime("%Y-%m"), "", "held", month.held)
         add("months", month.month.strftime("%Y-%m"), "", "promised", month.promised)

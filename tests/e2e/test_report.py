@@ -389,7 +389,8 @@ def test_chat_report_is_for_managers_only(sim):
     assert "Pairs: 3 meeting, 0 drooping, 1 silent (4 in all)" in answer
     # The silent pair is named, with the reason and no content; the others are not listed.
     assert "Needs a look:\n- *nordlys-03* (Priya Raman, " in answer
-    assert "Becker): silent, no meeting for 33 weeks\n" in answer
+    # How long and how many nudges went unanswered: facts about the bot's own messages.
+    assert "Becker): silent, no meeting for 33 weeks; 2 nudges from me unanswered\n" in answer
     assert "ended Wednesday 30 June" in answer and "ends Wednesday" not in answer
     assert "nordlys-01" not in answer
     assert "Unreachable: 1 person the bot cannot reach yet" in answer

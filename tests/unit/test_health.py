@@ -51,3 +51,30 @@ def test_a_larger_droop_factor_moves_the_line():
     assert classify(signs, NOW).status == "meeting"
     assert classify(signs, NOW + timedelta(weeks=1)).status == "drooping"
     assert signs.drooping_from == weeks_ago(7) + timedelta(weeks=8)
+
+
+# (what, last met, nudges as (member, weeks ago)) -> unanswered nudges at NOW
+NUDGE_ROWS = [
+    ("no nudges", weeks_ago(8), (), 0),
+    ("two nudges to each member", weeks_ago(8), ((1, 2), (2, 2), (1, 1), (2, 1)), 2),
+    ("a nudge before the last meeting does not count", weeks_ago(3), ((1, 4), (1, 1)), 1),
+    ("one member got one more", None, ((1, 5), (2, 5), (1, 1)), 2),
+    ("a nudge still to come is not unanswered", weeks_ago(8), ((1, -1),), 0),
+]
+
+
+@pytest.mark.parametrize(("what", "last_met", "nudged", "expected"), NUDGE_ROWS,
+                         ids=[r[0] for r in NUDGE_ROWS])
+def test_the_manager_reads_how_many_nudges_went_unanswered(what, last_met, nudged, expected):
+    signs = Signs(began=START, ends=END, cadence_weeks=4, last_met=last_met,
+                  nudged=tuple((member, weeks_ago(w)) for member, w in nudged))
+    assert classify(signs, NOW).nudges == expected
+
+
+@pytest.mark.parametrize(("mentors", "mentees", "large"),
+                         [(1, 1, False), (1, 5, False), (1, 6, True), (2, 10, False),
+                          (2, 11, True), (0, 6, True)])
+def test_groups_larger_than_five_mentees_per_mentor_are_named(mentors, mentees, large):
+    from conversations.health import too_large
+
+    assert too_large(mentors, mentees) is large

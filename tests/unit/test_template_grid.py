@@ -77,7 +77,7 @@ def sample(group: bool, met: bool, ended: bool, role: str) -> dict:
         mentor=role == "mentor", mentee=role == "mentee", manager=False, several_pairs=False,
         logged_by_me=False, logger="Omar" if group else "Grace",
         phase="ended" if ended else "middle", ends=date(2027, 6, 30), starts=date(2026, 9, 1),
-        last=WHEN if met else None, booked=None,
+        last=WHEN if met else None, booked=None, waiting=None,
         # the droop and flag payloads
         reason="no_meeting", weeks=6, detail="", set=1, repeat=0, nudges=1,
         pair_key="nordlys-04" if group else "nordlys-02", names=names, status="drooping",
@@ -94,7 +94,7 @@ def sample(group: bool, met: bool, ended: bool, role: str) -> dict:
         answers=1, agendas=1, notes=1, messages=1, size=10, name="Anna", person_name="Anna",
         length=5000, limit=4000, goal="saying no", kind="rating", number=1, optional=True,
         counts={"meeting": 1, "drooping": 1, "silent": 1}, month_held=1, month_promised=2,
-        unreachable=0, mentors_answered=0, mentees_answered=0, troubled=[],
+        unreachable=0, mentors_answered=0, mentees_answered=0, troubled=[], large=[], per_mentor=5,
         evaluation_published=ended, evaluation_closes=date(2027, 7, 14), min_group=3,
         url="https://mentor.example.org/files/token", programmes=["Nordlys"],
         # booking, moving and cancelling a meeting
