@@ -21,6 +21,7 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
 from storage.tables import (
+    Announcement,
     Appointment,
     ConsoleLink,
     ConsoleSession,
@@ -180,6 +181,32 @@ def follow_ups(session: Session, programme_id: int) -> dict[str, datetime | None
     query = select(Pair.key, Pair.followed_up_at).where(Pair.programme_id == programme_id,
                                                        Pair.active)
     return {key: _aware(at) for key, at in session.exec(query)}
+
+
+def announcements_of(session: Session, programme_id: int, limit: int = 20) -> list[Announcement]:
+    """The programme's announcements, newest first, drafts of abandoned previews left out."""
+    return list(session.exec(select(Announcement).where(
+        Announcement.programme_id == programme_id, Announcement.status != "draft")
+        .order_by(Announcement.id.desc()).limit(limit)))
+
+
+def cancel_waiting(session: Session, announcement: Announcement, now: datetime) -> bool:
+    """Stop an announcement before it goes out: a draft, or one whose sending time has not come
+    (its queued messages are then skipped when they fall due). False when it is too late."""
+    if announcement.status == "draft" or (announcement.status == "sent"
+                                           and _aware(announcement.send_at) > now):
+        announcement.status = "cancelled"
+        session.add(announcement)
+        return True
+    return False
+
+
+def programme_roles(session: Session, programme_id: int) -> dict[int, str]:
+    """Person id → their role in the programme's pairs (mentor or mentee)."""
+    rows = session.exec(select(Membership.person_id, Membership.role).where(
+        Membership.programme_id == programme_id, Membership.active,
+        Membership.role.in_(("mentor", "mentee"))))
+    return {person_id: role for person_id, role in rows}
 
 
 def _aware(moment: datetime | None) -> datetime | None:

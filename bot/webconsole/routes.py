@@ -239,6 +239,7 @@ def add_console_routes(app: web.Application, services, env: dict[str, str]) -> s
     """Add /console to the app; returns a line for the start-up banner."""
     if env.get("PUBLIC_URL"):
         services.engine.public_url = env["PUBLIC_URL"]
+    from bot.webconsole.announcing import add_announce_routes
     from bot.webconsole.importing import add_import_routes
 
     console = Console(services, env)
@@ -254,5 +255,6 @@ def add_console_routes(app: web.Application, services, env: dict[str, str]) -> s
     router.add_get("/console/p/{slug}/report", guard(console.report))
     router.add_get("/console/p/{slug}/report{csv:\\.csv}", guard(console.report))
     add_import_routes(app, console)
+    add_announce_routes(app, console)
     return (f"Manager console: on at {env.get('PUBLIC_URL', '')}/console "
             "(managers say `console` in chat for a sign-in link)")

@@ -21,6 +21,7 @@ from conversations.working_hours import previous_working_day_at
 from storage import announcements
 from storage.outbox import Proposal, propose
 from storage.people import Role
+from storage.tables import Announcement
 
 AUDIENCES = {"everyone": "everyone", "all": "everyone", "alle": "everyone", "mentors": "mentors",
              "mentorer": "mentors", "mentees": "mentees", "pair": "pair", "group": "pair",
@@ -77,10 +78,13 @@ def parse_audience(turn: Turn, role: Role, text: str) -> tuple[str, str]:
     return kind, " ".join(words[1:])
 
 
-def draft(turn: Turn, role: Role, text: str, *, send_at: datetime | None = None) -> None:
+def draft(turn: Turn, role: Role, text: str, *, send_at: datetime | None = None,
+          event_at: datetime | None = None, read_when: bool = True) -> Announcement:
+    """A draft (`read_when`: the event time is read from the start of the text, as in chat;
+    the web console gives it as `event_at` instead)."""
     audience, rest = parse_audience(turn, role, text)
-    event_at = None
-    parsed = split_when(rest, now=turn.now, tz=turn.tz, lang=turn.lang, prefer="future")
+    parsed = split_when(rest, now=turn.now, tz=turn.tz, lang=turn.lang, prefer="future") \
+        if read_when else None
     if parsed is not None and parsed[0].has_time:
         event_at, rest = parsed[0].at, parsed[1]
     rest = rest.strip()
@@ -113,6 +117,7 @@ def draft(turn: Turn, role: Role, text: str, *, send_at: datetime | None = None)
              send_at=saved.send_at.astimezone(turn.tz) if send_at else None,
              buttons=(Button(turn.text("buttons/announce_send"), SEND, str(saved.id), "primary"),
                       Button(turn.text("buttons/announce_cancel"), CANCEL, str(saved.id))))
+    return saved
 
 
 def _first(name: str) -> str:
