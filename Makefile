@@ -56,3 +56,10 @@ report-screenshot: $(STAMP)
 		--screenshot=$(CURDIR)/out/report.png --window-size=1280,3800 \
 		file://$(CURDIR)/out/report.html 2> out/chromium.log
 	@echo "Wrote out/report.html, out/report.csv and out/report.png"
+
+# The manager's web console photographed page by page at laptop and phone width, with Debian's
+# headless Chromium and chromedriver (installed with apt-get if missing): out/console-*.png.
+.PHONY: console-screenshots
+console-screenshots: $(STAMP)
+	command -v chromedriver >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium chromium-driver)
+	$(PY) -m tests.browser.screenshots out

@@ -97,7 +97,7 @@ class Importing:
 
 def _upload(field) -> tuple[bytes, str]:
     """An uploaded file's bytes and a name safe to show; nothing when no file was chosen."""
-    if field is None or isinstance(field, str):
+    if not hasattr(field, "file"):  # none chosen: browsers send an empty part without a name
         return b"", ""
     return field.file.read(), _name(field.filename)
 
