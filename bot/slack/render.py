@@ -7,6 +7,7 @@ formatting characters neutralised, so `<!channel>`, `<@U123>` and `*bold*` are s
 from __future__ import annotations
 
 import json
+import re
 
 from conversations.messages import Button, Form, FormField, Message
 from conversations.texts import spans
@@ -32,8 +33,13 @@ def escape_user(text: str) -> str:
     return text
 
 
+_LINK = re.compile(r"https?://[^\s<>|]+")
+
+
 def mrkdwn(text: str) -> str:
-    return "".join(escape_user(chunk) if is_user else escape(chunk)
+    """Template text escaped, its web addresses (e.g. the console's sign-in link) made links
+    (sections are `verbatim`, so Slack links nothing by itself); user text shown literally."""
+    return "".join(escape_user(chunk) if is_user else _LINK.sub(r"<\g<0>>", escape(chunk))
                    for is_user, chunk in spans(text))
 
 

@@ -53,6 +53,7 @@ def test_a_manager_signs_in_from_slack_and_runs_her_programme(live, browser, clo
     answer = live.slash(fx.MANAGER, "console")
     link = fx.LINK.search(answer).group(0)
     assert link.startswith(live.url) and "works once, within 10 minutes" in answer
+    assert f"<{link}>" in answer  # a link in Slack, though its sections are verbatim
 
     browser.get(link)
     assert _h1(browser) == "Sign in to the programme console"
