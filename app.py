@@ -49,6 +49,8 @@ class Services:
     engine: Engine
     ticker: Ticker
     dispatcher: Dispatcher
+    wall: Clock  # the machine's clock: the inbox's claims age by it, whatever `clock` says
+    worker: str  # this process's name in claims
 
     async def pump(self) -> None:
         """One beat: propose what is due, then deliver it."""
@@ -66,7 +68,8 @@ def build(*, clock: Clock, messenger: Messenger, db: Database | None = None,
                     engine=Engine(db, clock, texts, organizer=organizer),
                     ticker=Ticker(db, clock),
                     dispatcher=Dispatcher(db, clock, texts, messenger, worker=worker,
-                                          organizer=organizer))
+                                          organizer=organizer),
+                    wall=SystemClock(), worker=worker)
 
 
 class FileClock:

@@ -2,8 +2,9 @@
 
 Slack is served when its variables are set, Teams when MICROSOFT_APP_ID is (or TEAMS_EMULATOR=1,
 for the Bot Framework Emulator on a loopback HOST). Each platform module exposes `configured(env)`
-and `attach(app, services, router, env) -> str` (a line for the start-up banner); a ValueError
-from `attach` is a configuration the server refuses to start with.
+and `attach(app, services, router, env, inbox) -> str` (a line for the start-up banner); a
+ValueError from `attach` is a configuration the server refuses to start with. Every inbound
+request is stored in the inbox before it is acknowledged; this process's inbox worker drains it.
 """
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.console.messenger import ConsoleMessenger
 from bot.files import add_file_routes, public_url
+from bot.inbox.worker import CLAIM_TIMEOUT, InboxWorker
 from bot.logs import AccessLog
 from bot.report.admin import add_admin_routes
 from bot.routing import RoutingMessenger
@@ -31,21 +34,45 @@ PLATFORMS = ("slack", "teams")
 HEALTH_SECONDS = 0.8
 
 
+INBOX = web.AppKey("inbox", InboxWorker)
+
+
+def make_inbox(services, env: dict[str, str]) -> InboxWorker:
+    try:
+        seconds = float(env.get("INBOX_CLAIM_SECONDS") or CLAIM_TIMEOUT.total_seconds())
+    except ValueError:
+        raise ValueError(f"INBOX_CLAIM_SECONDS must be a number of seconds, "
+                         f"not {env['INBOX_CLAIM_SECONDS']!r}") from None
+    return InboxWorker(services.db, services.engine, services.wall.now, services.worker,
+                       claim_timeout=timedelta(seconds=seconds))
+
+
 def make_app(services, router: RoutingMessenger, env: dict[str, str]) -> tuple[web.Application, list[str]]:
     app = web.Application(client_max_size=1024 * 1024)
     app["services"] = services
+    inbox = app[INBOX] = make_inbox(services, env)
+
+    async def start_inbox(_app: web.Application) -> None:
+        inbox.start()
+
+    async def stop_inbox(_app: web.Application) -> None:
+        await inbox.stop()
+
+    app.on_startup.append(start_inbox)
+    app.on_shutdown.append(stop_inbox)
 
     pinging: list[asyncio.Future] = []  # at most one ping in flight, however often it is asked
 
     async def health(request: web.Request) -> web.Response:
-        """200 or 503 within a second: a database that does not answer is an outage too."""
+        """200 or 503 within a second: a database that does not answer is an outage too. The
+        inbox's counts come along: parked requests are the operator's to look at."""
         if not pinging or pinging[0].done():
-            pinging[:] = [asyncio.ensure_future(asyncio.to_thread(_ping, services.db))]
+            pinging[:] = [asyncio.ensure_future(asyncio.to_thread(_ping, services.db, inbox))]
         try:
-            await asyncio.wait_for(asyncio.shield(pinging[0]), HEALTH_SECONDS)
+            detail = await asyncio.wait_for(asyncio.shield(pinging[0]), HEALTH_SECONDS)
         except (*Unavailable, TimeoutError):
             return web.json_response({"status": "database unavailable"}, status=503)
-        return web.json_response({"status": "ok"})
+        return web.json_response({"status": "ok", "inbox": detail})
 
     app.router.add_get("/healthz", health)
     banner = []
@@ -54,7 +81,7 @@ def make_app(services, router: RoutingMessenger, env: dict[str, str]) -> tuple[w
         if module is None:
             continue
         if module.configured(env):
-            banner.append(module.attach(app, services, router, env))
+            banner.append(module.attach(app, services, router, env, inbox))
         else:
             banner.append(module.not_configured_line(env))
     banner.append(add_admin_routes(app, services, env))
@@ -72,9 +99,22 @@ def _platform(name: str):
         raise
 
 
-def _ping(db) -> None:
+def _ping(db, inbox: InboxWorker) -> dict:
     with db.unit() as session:
         ping(session)
+    return inbox.health()
+
+
+def inbox_line(inbox: InboxWorker) -> str:
+    """The banner's word on the inbox: parked requests are named, so the operator looks."""
+    try:
+        parked = inbox.health()["parked"]
+    except Unavailable:
+        return "Inbox: database unavailable at start-up"
+    if parked:
+        return (f"Inbox: {parked} request(s) PARKED after repeated failures; see /healthz "
+                f"(inbox.parked_reasons) and the log")
+    return "Inbox: every request is stored before it is acknowledged; none parked"
 
 
 def console_inbox_wanted(env: dict[str, str]) -> bool:
@@ -116,6 +156,7 @@ def serve(args, build_services: Callable) -> int:
     app.on_startup.append(start_scheduler)
     app.on_cleanup.append(stop_scheduler)
     database = services.db.url.split("@")[-1] if "@" in services.db.url else services.db.url
+    banner.append(inbox_line(app[INBOX]))
     print(f"Mentoring bot serving on http://{args.host}:{args.port} (database: {database})")
     for line in banner:
         print(f"  {line}")

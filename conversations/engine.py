@@ -31,6 +31,7 @@ class Reply:
 
     messages: list[Message]
     person_id: int | None = None
+    failure: str = ""  # why the turn did not run (the messages then only say "try again")
 
 
 class Engine:
@@ -43,15 +44,20 @@ class Engine:
         self.organizer = organizer  # the bot's calendar address, for its invites
         self.public_url = public_url  # where people reach `serve`, for console links
 
-    def handle(self, event: InboundEvent) -> Reply:
+    def handle(self, event: InboundEvent,
+               settle: Callable[[object, Reply], None] | None = None) -> Reply:
+        """`settle(session, reply)` runs inside the turn's unit of work, so what it writes (the
+        inbox keeps the reply) commits together with the turn, or not at all."""
         try:
-            return self._handle(event)
+            return self._handle(event, settle)
         except Unavailable:
             log.warning("database unavailable while handling a %s event", event.ref.platform)
-            return Reply([Message(self.texts.render(self._lang_of(event), "errors/try_again"))])
-        except Exception:  # the reply must never be a stack trace
+            return Reply([Message(self.texts.render(self._lang_of(event), "errors/try_again"))],
+                         failure="database unavailable")
+        except Exception as error:  # the reply must never be a stack trace
             log.exception("unexpected error while handling a %s event", event.ref.platform)
-            return Reply([Message(self.texts.render(self._lang_of(event), "errors/internal"))])
+            return Reply([Message(self.texts.render(self._lang_of(event), "errors/internal"))],
+                         failure=f"unexpected error ({type(error).__name__})")
 
     def _lang_of(self, event: InboundEvent) -> str:
         """The speaker's language for an error reply, remembered from their last turn (the
@@ -75,7 +81,7 @@ class Engine:
             log.warning("database unavailable while matching a %s user", platform)
             return False
 
-    def _handle(self, event: InboundEvent) -> Reply:
+    def _handle(self, event: InboundEvent, settle=None) -> Reply:
         now = self.clock.now()
         try:
             with self.db.unit() as session:
@@ -84,20 +90,21 @@ class Engine:
                     session.flush()
                 person = self._identify(session, event.ref, now)
                 if person is None:
-                    return Reply([Message(self.texts.render("en", "errors/unknown_user"))])
+                    return _kept(session, settle,
+                                 Reply([Message(self.texts.render("en", "errors/unknown_user"))]))
                 self._remember_language(event.ref, person)
                 turn = Turn(session, person, roles_of(session, person.id), now, self.texts,
                             organizer=self.organizer, public_url=self.public_url)
                 if not turn.roles:
                     turn.say("errors/no_programme", person_name=person.name.split()[0])
-                    return Reply(turn.replies, person.id)
+                    return _kept(session, settle, Reply(turn.replies, person.id))
                 try:
                     with session.begin_nested():
                         self._dispatch(turn, event)
                 except Refusal as refusal:
                     turn.replies = [Message(turn.text(refusal.template, **refusal.values),
                                             refused=True)]
-                return Reply(turn.replies, person.id)
+                return _kept(session, settle, Reply(turn.replies, person.id))
         except Duplicate:
             if event.event_id:  # a platform retry of an event we already handled
                 return Reply([])
@@ -149,3 +156,10 @@ class Engine:
                 turn.partner_hint = command.partner
                 return command
         return grammar.Command(command.verb, command.full_args, command.said, "", command.full_args)
+
+
+def _kept(session, settle, reply: Reply) -> Reply:
+    """The turn's reply, handed to `settle` inside the unit of work (see `Engine.handle`)."""
+    if settle is not None:
+        settle(session, reply)
+    return reply

@@ -257,3 +257,33 @@ class ConsoleSession(SQLModel, table=True):
     person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     created_at: datetime
     seen_at: datetime = Field(index=True)
+
+
+class InboxItem(SQLModel, table=True):
+    """A verified inbound request, stored before the platform gets its 200 (the inbox).
+
+    `key` is the platform's own id for the request, unique, so a retry or a second replica
+    stores it once. `sender` orders one person's requests: a worker claims only a sender's
+    oldest open row. `body` and `reply_json` hold what the person typed and what the engine
+    answered only until the row is done; then they are emptied (only the key stays, to dedupe).
+    status: pending → claimed → done | parked (kept failing; `last_error` says why).
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_status_id", "status", "id"),
+                      Index("ix_inbox_sender_id", "sender", "id"))
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=200)
+    platform: str = Field(max_length=16)
+    kind: str = Field(max_length=16)
+    sender: str = Field(max_length=200)
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    received_at: datetime
+    status: str = Field(default="pending", max_length=10)
+    attempts: int = 0
+    claimed_at: datetime | None = None
+    claimed_by: str = Field(default="", max_length=80)
+    next_try_at: datetime | None = None
+    reply_json: str = Field(default="", sa_column=Column(Text, nullable=False))
+    last_error: str = Field(default="", max_length=300)
+    done_at: datetime | None = None

@@ -23,7 +23,7 @@ from aiohttp.test_utils import TestServer
 
 from app import build
 from bot.routing import RoutingMessenger
-from bot.web import make_app
+from bot.web import INBOX, make_app
 from tests.fake_slack_api import Chaos
 
 ROSTER = Path(__file__).resolve().parent.parent / "examples" / "roster.csv"
@@ -286,6 +286,7 @@ class FakeTeams:
         self.connector = connector
         self.http = http
         self._ids = itertools.count(1)
+        self.settle = None  # waits for the bot's inbox worker (set by serve_bot)
 
     def user(self, email: str) -> TeamsUser:
         return self.connector.users[email]
@@ -306,7 +307,9 @@ class FakeTeams:
         before = len(self.connector.calls)
         async with self.http.post(self.bot_url, json=activity, headers=headers or {}) as response:
             await response.read()
-            return response.status, self.connector.calls[before:]
+        if self.settle is not None:  # the reply comes from the inbox worker, after the 200
+            await self.settle()
+        return response.status, self.connector.calls[before:]
 
     async def say(self, email: str, text: str, **fields) -> list[Call]:
         status, calls = await self.post(self.activity(self.user(email), text=text, **fields))
@@ -384,6 +387,7 @@ async def serve_bot(db, clock, env: dict[str, str] | None = None,
     connector = connector or await FakeConnector().start()
     http = aiohttp.ClientSession()
     teams = FakeTeams(str(bot.make_url("/api/messages")), connector, http)
+    teams.settle = app[INBOX].idle
     return Running(services, router, banner, teams, connector, time, bot, http)
 
 

@@ -2,11 +2,11 @@
 
 Events, slash commands and interactivity share the one URL. Every request passes the door in
 bot/slack/verify.py first (signature on the raw bytes, then shape, then workspace); Bolt and the
-listeners see only what passed.
+listeners see only what passed. The listeners store the request in the inbox before Bolt
+answers 200 (`process_before_response`), and the inbox worker answers it (bot/inbox/).
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from aiohttp import web
@@ -19,6 +19,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import verify
+from bot.slack.inbound import PLATFORM
 from bot.slack.listeners import SlackChat
 from bot.slack.messenger import SlackMessenger
 from bot.slack.pacing import PacedRateLimitRetry, Pacer
@@ -66,19 +67,20 @@ class _TokenFromEnvironment(logging.Filter):
         return record.getMessage() != warning_client_prioritized_and_token_skipped()
 
 
-def attach(app: web.Application, services, router, env: dict[str, str]) -> str:
+def attach(app: web.Application, services, router, env: dict[str, str], inbox) -> str:
     quiet_loggers()
     pacer = make_pacer(env)
     client = AsyncWebClient(
         token=env["SLACK_BOT_TOKEN"], base_url=api_url(env), timeout=15,
         retry_handlers=[AsyncConnectionErrorRetryHandler(), PacedRateLimitRetry(pacer)])
     bolt = AsyncApp(signing_secret=env["SLACK_SIGNING_SECRET"],
-                    client=client, process_before_response=False,
+                    client=client, process_before_response=True,
                     request_verification_enabled=False)  # done first, in `events`
     bolt.use(verify.same_workspace)
     messenger = SlackMessenger(client, pacer)
-    chat = SlackChat(services, client, messenger)
+    chat = SlackChat(services, client, messenger, inbox)
     chat.register(bolt)
+    inbox.processors[PLATFORM] = chat
     verifier = SignatureVerifier(env["SLACK_SIGNING_SECRET"])
 
     async def events(request: web.Request) -> web.Response:
@@ -99,15 +101,6 @@ def attach(app: web.Application, services, router, env: dict[str, str]) -> str:
     router.messengers["slack"] = messenger
     if router.fallback is None:  # people who never wrote to any bot: Slack finds them by email
         router.fallback = messenger
-
-    async def drain(_app: web.Application) -> None:
-        """Let replies already acked go out before the process stops (bounded)."""
-        try:
-            await asyncio.wait_for(chat.idle(), timeout=10)
-        except asyncio.TimeoutError:
-            log.warning("stopping with Slack replies still in flight")
-
-    app.on_shutdown.append(drain)
     line = f"Slack: live at POST {PATH} (events, /mentor and interactivity)"
     if env.get("SLACK_APP_TOKEN"):
         _socket_mode(app, bolt, env["SLACK_APP_TOKEN"])

@@ -1,115 +1,199 @@
-"""Slack adapter, listeners: acknowledge at once, then ask the engine and deliver its reply.
+"""Slack adapter, listeners: store, then acknowledge; answer when the inbox worker gets to it.
 
-Slack wants every request answered within three seconds, so each listener acks first and the
-work (identity lookup, the engine's unit of work, outgoing calls) runs in a tracked task.
-Where a reply goes: a slash command's reply is ephemeral (only the sender sees it, even in a
-channel); a DM is answered in the DM; a pressed button is answered where it was pressed; a
-submitted form is answered in the DM. Nothing private is ever posted in a channel.
+Each listener writes the verified request to the inbox (bot/inbox/) and only then acks, so an
+acknowledged command survives a crash; the ack path runs no engine and calls no Slack API. The
+worker calls `process`, which asks the engine and delivers its reply. Where a reply goes: a
+slash command's reply is ephemeral (only the sender sees it, even in a channel); a DM is
+answered in the DM; a pressed button is answered where it was pressed; a submitted form is
+answered in the DM. Nothing private is ever posted in a channel.
+
+The one exception to "ack first": a form submit waits (up to `ack_budget`, under Slack's 3 s)
+for its stored row to be answered, so that a refusal can be shown on the form itself.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
-from collections.abc import Coroutine
+from datetime import timedelta
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.inbox.worker import InboxWorker, Job
 from bot.language import language_of
 from bot.slack import inbound, render
 from bot.slack.messenger import SlackMessenger, failure, files_of
-from conversations.engine import Engine, Reply
-from conversations.messages import InboundEvent, Message, TextReceived
+from conversations.engine import Reply
+from conversations.messages import Message, TextReceived
+from storage.db import Unavailable
+from storage.inbox import Inbound
 
 log = logging.getLogger(__name__)
 ACK_BUDGET = 2.0  # seconds a form submit may spend before its ack (Slack allows 3)
 EMAIL_CACHE_SECONDS = 600
+KNOWN_KEPT = 100_000
+RESPONSE_URL_VALID = timedelta(minutes=25)  # Slack honours a response_url for 30 minutes
+
+
+class _Waiting:
+    """A form submit's ack, waiting for the worker's reply (see on_view)."""
+
+    def __init__(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.reply: asyncio.Future = loop.create_future()
+        self.shown: asyncio.Future = loop.create_future()  # True: the ack showed the reply
 
 
 class SlackChat:
     def __init__(self, services, client: AsyncWebClient, messenger: SlackMessenger,
-                 ack_budget: float = ACK_BUDGET) -> None:
-        self.engine: Engine = services.engine
+                 inbox: InboxWorker, ack_budget: float = ACK_BUDGET) -> None:
         self.db, self.clock, self.texts = services.db, services.clock, services.texts
+        self.wall = services.wall.now
+        self.engine = services.engine
         self.client = client
         self.messenger = messenger
+        self.inbox = inbox
         self.ack_budget = ack_budget
-        self._tasks: set[asyncio.Task] = set()
-        self._locks: dict[str, asyncio.Lock] = {}
         self._emails: dict[str, tuple[float, str]] = {}
+        self._known: set[str] = set()  # Slack ids matched to a person (see _ref)
+        self._waiting: dict[str, _Waiting] = {}
 
     def register(self, bolt: AsyncApp) -> None:
         bolt.command("/mentor")(self.on_command)
         bolt.event("message")(self.on_message)
         bolt.event("app_home_opened")(self.on_home)
+        bolt.event("user_change")(self.on_user_change)
         bolt.action(re.compile(".+"))(self.on_action)
         bolt.view_submission(re.compile(".+"))(self.on_view)
 
-    # -- the work after the ack runs in tracked tasks ------------------------------------------
-
-    def spawn(self, work: Coroutine) -> asyncio.Task:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-        return task
-
-    def _finished(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            error = task.exception()
-            log.error("Slack work failed: %s (%s)", type(error).__name__, failure(error).reason)
-
     async def idle(self) -> None:
-        """Wait until every piece of work started so far has finished (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait until every stored request this process can answer is answered (tests)."""
+        await self.inbox.idle()
+
+    # -- the ack path: store, then acknowledge -------------------------------------------------
+
+    async def _store(self, kind: str, key: str, user: str, body: dict) -> bool:
+        return await self.inbox.store(Inbound(
+            key=f"{inbound.PLATFORM}:{key}", platform=inbound.PLATFORM, kind=kind,
+            sender=f"{inbound.PLATFORM}:{user}", body=json.dumps(body), received_at=self.wall()))
+
+    async def on_command(self, ack, body: dict) -> None:
+        trigger = body.get("trigger_id") or f"{body.get('user_id')}:{time.time_ns()}"
+        if await self._stored_or_sorry(ack, "command", f"command:{trigger}",
+                                       str(body.get("user_id") or ""), body):
+            await ack()
+
+    async def on_message(self, body: dict) -> None:
+        event = body.get("event") or {}
+        if inbound.is_person_dm(event):
+            key = body.get("event_id") or event.get("client_msg_id") or event.get("ts", "")
+            await self._store("message", f"event:{key}", event["user"], body)
+
+    async def on_home(self, body: dict) -> None:
+        event = body.get("event") or {}
+        if event.get("tab") == "home" and event.get("user"):
+            key = body.get("event_id") or f"{event['user']}:{event.get('event_ts', '')}"
+            await self._store("home", f"event:{key}", event["user"], body)
+
+    async def on_action(self, ack, body: dict) -> None:
+        user = body["user"]["id"]
+        action = body["actions"][0]
+        stamp = action.get("action_ts") or body.get("trigger_id") or str(time.time_ns())
+        if await self._stored_or_sorry(ack, "action", f"action:{user}:{stamp}", user, body):
+            await ack()
+
+    async def _stored_or_sorry(self, ack, kind: str, key: str, user: str, body: dict) -> bool:
+        """Stored: True. With the database away, the person is told to try again in the ack
+        itself (Slack does not resend a command or a press)."""
+        try:
+            await self._store(kind, key, user, body)
+            return True
+        except Unavailable:
+            log.warning("database unavailable: a Slack %s was not stored", kind)
+            await ack(text=self.texts.render("en", "errors/try_again"))
+            return False
+
+    async def on_view(self, ack, body: dict) -> None:
+        """Submit: stored, then answered within the ack when the worker is quick, so a refusal
+        can be shown on the form itself; otherwise the form closes and the answer comes in
+        the DM (the worker delivers it)."""
+        user = body["user"]["id"]
+        key = f"view:{body.get('trigger_id') or time.time_ns()}"
+        waiting = self._waiting[key] = _Waiting()
+        try:
+            if not await self._stored_or_sorry(ack, "view", key, user, body):
+                return
+            try:
+                reply: Reply = await asyncio.wait_for(asyncio.shield(waiting.reply),
+                                                      self.ack_budget)
+            except TimeoutError:
+                if self._waiting.pop(key, None) is None:  # the worker has it: the DM, then
+                    waiting.shown.set_result(False)
+                await ack()
+                return
+        finally:
+            self._waiting.pop(key, None)
+        refusal = next((m for m in reply.messages if m.refused), None)
+        field = _first_input(body.get("view") or {})
+        if refusal is not None and field:
+            await ack(response_action="errors", errors={field: render.plain(refusal.text)[:1000]})
+            waiting.shown.set_result(True)
+            return
+        await ack()
+        waiting.shown.set_result(False)
+
+    # -- the worker's side: answer a stored request ----------------------------------------------
+
+    async def process(self, job: Job) -> None:
+        body = json.loads(job.row.body)
+        kind = job.row.kind
+        if kind == "command":
+            await self._command(body, job)
+        elif kind == "message":
+            await self._message(body, job)
+        elif kind == "home":
+            await self._home(body, job)
+        elif kind == "action":
+            await self._action(body, job)
+        elif kind == "view":
+            await self._submission(body, job)
 
     # -- slash command -------------------------------------------------------------------------
 
-    async def on_command(self, ack, body: dict) -> None:
-        await ack()
-        self.spawn(self._command(body))
-
-    async def _command(self, body: dict) -> None:
+    async def _command(self, body: dict, job: Job) -> None:
         user = body["user_id"]
         ref = await self._ref(user, inbound.team_of(body))
-        reply = await self._handle(inbound.command_event(body, ref, self.clock.now()))
+        reply = await self._answer(job, inbound.command_event(body, ref, self.clock.now()))
+        response_url = body.get("response_url") if self._fresh(job) else None
         for message in reply.messages:
             if message.form is not None and body.get("trigger_id"):
                 await self._open_form(body["trigger_id"], message, user)
             else:
-                await self._ephemeral(body.get("response_url"), user, message, reply.person_id)
+                await self._ephemeral(response_url, user, message, reply.person_id)
 
     # -- direct message ------------------------------------------------------------------------
 
-    async def on_message(self, body: dict) -> None:
-        if inbound.is_person_dm(body.get("event") or {}):
-            self.spawn(self._message(body))
-
-    async def _message(self, body: dict) -> None:
+    async def _message(self, body: dict, job: Job) -> None:
         event = body["event"]
         ref = await self._ref(event["user"], inbound.team_of(body), event.get("channel", ""))
-        reply = await self._handle(inbound.message_event(body, ref, self.clock.now()))
+        reply = await self._answer(job, inbound.message_event(body, ref, self.clock.now()))
         for message in reply.messages:
             await self._post(event["channel"], message)
 
     # -- App Home ------------------------------------------------------------------------------
 
-    async def on_home(self, body: dict) -> None:
-        if (body.get("event") or {}).get("tab") == "home":
-            self.spawn(self._home(body))
-
-    async def _home(self, body: dict) -> None:
+    async def _home(self, body: dict, job: Job) -> None:
         """The pair's status, as the `status` verb tells it, on the Home tab."""
         event = body["event"]
         user = event["user"]
         ref = await self._ref(user, inbound.team_of(body), event.get("channel", ""))
         event_id = f"event:{body['event_id']}" if body.get("event_id") else ""
         status = TextReceived(ref, "status", self.clock.now(), event_id=event_id)
-        reply = await self._handle(status)
+        reply = await self._answer(job, status)
         if not reply.messages:
             return
         hint = self.texts.render(await self._language(reply.person_id), "slack/home_hint")
@@ -117,11 +201,7 @@ class SlackChat:
 
     # -- buttons -------------------------------------------------------------------------------
 
-    async def on_action(self, ack, body: dict) -> None:
-        await ack()
-        self.spawn(self._action(body))
-
-    async def _action(self, body: dict) -> None:
+    async def _action(self, body: dict, job: Job) -> None:
         user = body["user"]["id"]
         container = body.get("container") or {}
         ephemeral = bool(container.get("is_ephemeral"))
@@ -129,9 +209,10 @@ class SlackChat:
         in_message = container.get("type") == "message"
         dm = channel if in_message and not ephemeral else ""
         ref = await self._ref(user, inbound.team_of(body), dm)
-        reply = await self._handle(inbound.action_event(body, ref, self.clock.now()))
+        reply = await self._answer(job, inbound.action_event(body, ref, self.clock.now()))
         if not reply.messages:
             return  # a retry of a press already handled
+        fresh = self._fresh(job)
         opens_form = any(m.form is not None for m in reply.messages)
         if in_message and not opens_form:
             await self._mark_answered(body, channel, ephemeral, reply.person_id)
@@ -139,7 +220,8 @@ class SlackChat:
             if message.form is not None and body.get("trigger_id"):
                 await self._open_form(body["trigger_id"], message, user)
             elif ephemeral:
-                await self._ephemeral(body.get("response_url"), user, message, reply.person_id)
+                await self._ephemeral(body.get("response_url") if fresh else None, user, message,
+                                      reply.person_id)
             elif in_message and channel.startswith("D"):
                 await self._post(channel, message)
             else:
@@ -177,34 +259,16 @@ class SlackChat:
             log.warning("could not open a Slack modal: %s", failure(error).reason)
             await self._post(await self.messenger.dm_channel(user), Message(message.text))
 
-    async def on_view(self, ack, body: dict) -> None:
-        """Submit: answer within the ack when the engine is quick, so a refusal can be shown on
-        the form itself; otherwise close the form and answer in the DM when done."""
-        work = self.spawn(self._submission(body))
-        done, _ = await asyncio.wait({work}, timeout=self.ack_budget)
-        if work in done and work.exception() is None:
-            reply = work.result()
-            refusal = next((m for m in reply.messages if m.refused), None)
-            field = _first_input(body.get("view") or {})
-            if refusal is not None and field:
-                await ack(response_action="errors",
-                          errors={field: render.plain(refusal.text)[:1000]})
-                return
-            await ack()
-            self.spawn(self._deliver(body["user"]["id"], reply))
-            return
-        await ack()
-        self.spawn(self._deliver_later(body["user"]["id"], work))
-
-    async def _submission(self, body: dict) -> Reply:
+    async def _submission(self, body: dict, job: Job) -> None:
         user = body["user"]["id"]
         ref = await self._ref(user, inbound.team_of(body))
-        return await self._handle(inbound.view_event(body, ref, self.clock.now()))
-
-    async def _deliver_later(self, user: str, work: asyncio.Task) -> None:
-        await asyncio.wait({work})
-        if not work.cancelled() and work.exception() is None:
-            await self._deliver(user, work.result())
+        reply = await self._answer(job, inbound.view_event(body, ref, self.clock.now()))
+        waiting = self._waiting.pop(f"view:{body.get('trigger_id')}", None)
+        if waiting is not None:  # the ack is still open: it may show a refusal on the form
+            waiting.reply.set_result(reply)
+            if await waiting.shown:
+                return
+        await self._deliver(user, reply)
 
     async def _deliver(self, user: str, reply: Reply) -> None:
         if reply.messages:
@@ -214,17 +278,37 @@ class SlackChat:
 
     # -- shared --------------------------------------------------------------------------------
 
-    async def _handle(self, event: InboundEvent) -> Reply:
-        """One event at a time per person (a double click queues, then is refused)."""
-        lock = self._locks.setdefault(event.ref.user_id, asyncio.Lock())
-        async with lock:
-            return await asyncio.to_thread(self.engine.handle, event)
+    def _fresh(self, job: Job) -> bool:
+        """Whether the request's response_url still works; after that, the DM."""
+        return self.wall() - job.row.received_at < RESPONSE_URL_VALID
+
+    async def _answer(self, job: Job, event) -> Reply:
+        reply = await job.answer(event)
+        user = event.ref.user_id
+        if reply.person_id is not None:
+            if len(self._known) >= KNOWN_KEPT:
+                self._known.clear()
+            self._known.add(user)
+        elif not reply.failure and reply.messages:
+            self._known.discard(user)  # unknown (or forgotten): look the email up next time
+        return reply
 
     async def _ref(self, user: str, team: str, channel: str = ""):
-        """Matched by email once (users.info), by Slack id ever after."""
+        """Matched by email once (users.info), by Slack id ever after: a person this process
+        has answered costs no look-up at all, neither Slack's nor the database's."""
+        if user in self._known:
+            return inbound.ref_for(user, team, "", channel)
         known = await asyncio.to_thread(self.engine.is_known, inbound.PLATFORM, user)
         email = "" if known else await self._email(user)
         return inbound.ref_for(user, team, email, channel)
+
+    async def on_user_change(self, body: dict) -> None:
+        """A profile changed (its email, perhaps): forget what this process cached about it."""
+        user = (body.get("event") or {}).get("user")
+        user_id = user.get("id") if isinstance(user, dict) else None
+        if isinstance(user_id, str):
+            self._emails.pop(user_id, None)
+            self._known.discard(user_id)
 
     async def _email(self, user: str) -> str:
         cached = self._emails.get(user)

@@ -1,18 +1,22 @@
 """Teams adapter: the Bot Framework endpoint `POST /api/messages` and the Teams messenger.
 
 Only translation and delivery live here: an activity becomes a neutral event for the engine,
-its reply goes back as markdown or an Adaptive Card. The endpoint exists only when asked for:
-with MICROSOFT_APP_ID every request's token is validated; TEAMS_EMULATOR=1 serves it without
-validation for the Bot Framework Emulator, on a loopback address only, calling loopback
-addresses only (see bot/teams/service_urls.py). With neither, /api/messages is a 404.
+its reply goes back as markdown or an Adaptive Card. A verified activity is stored in the
+inbox before Teams gets its 200; the inbox worker answers it through `process` (bot/inbox/).
+The endpoint exists only when asked for: with MICROSOFT_APP_ID every request's token is
+validated; TEAMS_EMULATOR=1 serves it without validation for the Bot Framework Emulator, on a
+loopback address only, calling loopback addresses only (see bot/teams/service_urls.py). With neither, /api/messages is a 404.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import uuid
 
 from aiohttp import web
 
+from bot.inbox.worker import InboxWorker, Job
 from bot.teams.auth import AuthUnavailable, BotAuth, Settings, Unauthorized
 from bot.teams.connector import Connector
 from bot.teams.files import INVOKE_NAME, TeamsFiles
@@ -22,6 +26,8 @@ from bot.teams.render import answered, submit_label
 from bot.teams.service_urls import ServiceUrls, is_loopback_host
 from conversations.messages import Message, TextReceived
 from conversations.outbox import DeliveryFailed
+from storage.db import Unavailable
+from storage.inbox import Inbound
 
 log = logging.getLogger(__name__)
 ROUTE = "/api/messages"
@@ -42,7 +48,7 @@ def _emulator(env: dict[str, str]) -> bool:
     return (env.get("TEAMS_EMULATOR") or "").strip() == "1"
 
 
-def attach(app: web.Application, services, router, env: dict[str, str]) -> str:
+def attach(app: web.Application, services, router, env: dict[str, str], inbox) -> str:
     settings = Settings.from_env(env)
     emulator = _emulator(env)
     if emulator and settings.app_id:
@@ -59,7 +65,8 @@ def attach(app: web.Application, services, router, env: dict[str, str]) -> str:
                        public_url=env.get("PUBLIC_URL", ""), allow_http_upload=not auth.enabled)
     messenger = TeamsMessenger(connector, SentCards(), files,
                                bot_id=f"28:{settings.app_id}" if settings.app_id else "")
-    endpoint = TeamsEndpoint(services, auth, messenger, service_urls)
+    endpoint = TeamsEndpoint(services, auth, messenger, service_urls, inbox)
+    inbox.processors[PLATFORM] = endpoint
     app.router.add_post(ROUTE, endpoint.handle)
     app[ENDPOINT] = endpoint
 
@@ -78,9 +85,11 @@ def attach(app: web.Application, services, router, env: dict[str, str]) -> str:
 
 class TeamsEndpoint:
     def __init__(self, services, auth: BotAuth, messenger: TeamsMessenger,
-                 service_urls: ServiceUrls) -> None:
+                 service_urls: ServiceUrls, inbox: InboxWorker) -> None:
         self.engine = services.engine
         self.clock = services.clock
+        self.wall = services.wall.now
+        self.inbox = inbox
         self.auth = auth
         self.messenger = messenger
         self.connector = messenger.connector
@@ -113,32 +122,50 @@ class TeamsEndpoint:
         if service_url and (reason := self.service_urls.why_not(service_url)):
             log.warning("Teams request refused: %s", reason)
             return web.json_response({"error": "forbidden"}, status=403)
-        kind = activity["type"]
-        if kind == "message":
-            await self.on_message(activity)
-        elif kind == "conversationUpdate":
-            await self.on_members_added(activity)
-        elif kind == "invoke":
-            if activity.get("name") == INVOKE_NAME:
-                await self.on_file_consent(activity)
+        kind = _kind(activity)
+        if kind:
+            try:
+                await self.store(kind, activity)
+            except Unavailable:
+                log.warning("database unavailable: a Teams activity was not stored")
+                return web.Response(status=503, headers={"Retry-After": "5"})
+        if activity["type"] == "invoke":
             return web.json_response({})
         return web.Response(status=200)
 
-    async def on_message(self, activity: dict) -> None:
+    async def store(self, kind: str, activity: dict) -> None:
+        """Into the inbox under the activity's id (a redelivery is stored once)."""
+        sender = user_id_of(activity.get("from") or {})
+        key = str(activity.get("id") or "") or uuid.uuid4().hex
+        await self.inbox.store(Inbound(
+            key=f"{PLATFORM}:{kind}:{key}", platform=PLATFORM, kind=kind,
+            sender=f"{PLATFORM}:{sender}", body=json.dumps(activity), received_at=self.wall()))
+
+    async def process(self, job: Job) -> None:
+        """The inbox worker's call: answer one stored activity."""
+        activity = json.loads(job.row.body)
+        if job.row.kind == "message":
+            await self.on_message(activity, job)
+        elif job.row.kind == "install":
+            await self.on_members_added(activity, job)
+        elif job.row.kind == "consent":
+            await self.on_file_consent(activity)
+
+    async def on_message(self, activity: dict, job: Job) -> None:
         user_id, email = await self.identify(activity, activity.get("from") or {})
         if not user_id:
             return
         event = to_event(activity, ref_for(activity, user_id, email), self.clock.now())
         if event is None:
             return
-        reply = await asyncio.to_thread(self.engine.handle, event)
+        reply = await job.answer(event)
         if is_card_submit(activity) and reply.messages \
                 and not any(m.refused for m in reply.messages):
             await self.close_card(activity)
         await self.reply(activity, reply.messages, reply_to=str(activity.get("id") or ""),
                          person_id=reply.person_id)
 
-    async def on_members_added(self, activity: dict) -> None:
+    async def on_members_added(self, activity: dict, job: Job) -> None:
         """Installed for a user: store their conversation reference and greet them."""
         conversation = activity.get("conversation") or {}
         if conversation.get("conversationType", "personal") != "personal":
@@ -148,7 +175,7 @@ class TeamsEndpoint:
         users = [m for m in added if m.get("id") != bot_id]
         if not users and added:  # Teams names only the bot on a personal install
             users = [activity.get("from") or {}]
-        for member in users:
+        for member in users[:1]:  # a personal chat has one person
             user_id, email = await self.identify(activity, member)
             if not user_id:
                 continue
@@ -156,7 +183,7 @@ class TeamsEndpoint:
             event_id = f"{activity['id']}:{user_id}" if activity.get("id") else ""
             greeting = TextReceived(ref_for(activity, user_id, email), "help", self.clock.now(),
                                     event_id=event_id)
-            reply = await asyncio.to_thread(self.engine.handle, greeting)
+            reply = await job.answer(greeting)
             await self.reply(activity, reply.messages, person_id=reply.person_id)
 
     async def on_file_consent(self, activity: dict) -> None:
@@ -225,6 +252,21 @@ class TeamsEndpoint:
                                               conversation_id, card_id, answered(sent, label))
         except DeliveryFailed as failure:
             log.warning("Teams card not updated: %s", failure.reason)
+
+
+def _kind(activity: dict) -> str:
+    """What of an activity is stored for the worker: messages, a personal install, a file
+    consent; "" for the rest (answered 200 and dropped)."""
+    kind = activity["type"]
+    if kind == "message":
+        return "message"
+    if kind == "conversationUpdate" and activity.get("membersAdded") \
+            and (activity.get("conversation") or {}).get("conversationType",
+                                                         "personal") == "personal":
+        return "install"
+    if kind == "invoke" and activity.get("name") == INVOKE_NAME:
+        return "consent"
+    return ""
 
 
 def _peer(request: web.Request) -> str:

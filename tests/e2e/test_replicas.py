@@ -1,6 +1,10 @@
 """Three `serve` replicas on one PostgreSQL database share the tick, the outbox and the chat:
 a few hundred pairs through a month of simulated time, chat arriving at all three, and
-every prompt delivered exactly once, every logged meeting stored once."""
+every prompt delivered exactly once, every logged meeting stored once.
+
+A step ends when the database says so: no pair due a look, no delivery due or claimed, no
+inbound request left in the inbox (acknowledged chat is answered by whichever replica's inbox
+worker claims it)."""
 from __future__ import annotations
 
 import asyncio
@@ -13,6 +17,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot.simulation.run import _generated_programme
+from storage import inbox
 from storage.db import Database
 from storage.tables import Delivery, Meeting, Pair
 from tests.conftest import _truncate
@@ -37,7 +42,13 @@ def _progress(db: Database, now: datetime) -> tuple:
             Pair.next_check_at <= now, Pair.active)).one()
         rows = session.exec(select(Delivery.status, func.count(), func.sum(Delivery.attempts))
                             .group_by(Delivery.status)).all()
-    return due, sorted(tuple(row) for row in rows)
+        chat = inbox.counts(session)
+    return due, sorted(tuple(row) for row in rows), sorted(chat.items())
+
+
+def _answered(db: Database) -> bool:
+    with db.unit() as session:
+        return inbox.open_count(session) == 0
 
 
 async def _settle(db: Database, now: datetime, replicas: list[Serve]) -> None:
@@ -45,7 +56,7 @@ async def _settle(db: Database, now: datetime, replicas: list[Serve]) -> None:
     a replica has exited, or when the database has not moved for STALL seconds."""
     loop = asyncio.get_running_loop()
     seen, since = None, loop.time()
-    while not settled(db, now):
+    while not (settled(db, now) and _answered(db)):
         for replica in replicas:
             assert replica.alive, f"replica on port {replica.port} exited at {now}"
         state = _progress(db, now)
@@ -53,7 +64,7 @@ async def _settle(db: Database, now: datetime, replicas: list[Serve]) -> None:
             seen, since = state, loop.time()
         elif loop.time() - since > STALL:
             raise AssertionError(f"nothing moved for {STALL} s at {now}: (pairs due a look, "
-                                 f"[(status, rows, attempts)]) = {state}")
+                                 f"[(status, rows, attempts)], inbox) = {state}")
         await asyncio.sleep(0.2)
 
 
@@ -87,6 +98,7 @@ async def test_three_replicas_deliver_every_prompt_exactly_once(postgres_url, tm
             installs.append(post(n, teams.activity(user, "conversationUpdate",
                                                    membersAdded=[user.account(), {"id": BOT_ID}])))
         await asyncio.gather(*installs)
+        await _settle(db, START, replicas)  # every install answered before time moves on
 
         now, logged = START, 0
         while now < START + timedelta(days=30):
@@ -106,6 +118,7 @@ async def test_three_replicas_deliver_every_prompt_exactly_once(postgres_url, tm
         with db.unit() as session:
             rows = session.exec(select(Delivery)).all()
             meetings = session.exec(select(func.count()).select_from(Meeting)).one()
+            parked = inbox.counts(session).get("parked", 0)
     finally:
         await http.close()
         for replica in replicas:
@@ -126,4 +139,5 @@ async def test_three_replicas_deliver_every_prompt_exactly_once(postgres_url, tm
     assert len(others) == len(emails) + logged, kinds.most_common(8)
     assert meetings == logged  # retried chat activities stored once
     assert [r for r in rows if r.status == "claimed"] == []
+    assert parked == 0  # no inbound request failed for good
 

@@ -1,0 +1,221 @@
+"""The inbox worker: claims stored requests, runs the engine, hands the reply to its platform.
+
+Every `serve` process runs one. A store in this process wakes it at once (ack → reply in
+milliseconds); a short poll finds what other replicas stored. The platform that stored a row
+processes it (`Platform.process(job)`); the worker owns the bookkeeping: one claim per sender
+at a time, the engine's reply saved with the turn, retries, parking, taking over dead claims.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.inbox.replies import decode, encode
+from conversations.engine import Engine, Reply
+from conversations.messages import InboundEvent
+from storage import inbox
+from storage.db import Database, Unavailable
+from storage.tables import InboxItem
+
+log = logging.getLogger(__name__)
+CLAIM_TIMEOUT = timedelta(seconds=120)
+POLL_SECONDS = 0.5
+MAX_ATTEMPTS = 5
+KEEP_DONE = timedelta(days=1)  # answered keys kept to recognise a platform's retry
+IN_FLIGHT = 16
+OUTAGE_PAUSE = 5.0
+
+
+class Processor(Protocol):
+    async def process(self, job: "Job") -> None: ...
+
+
+class Failed(Exception):
+    """The request could not be answered now; the row is tried again later (or parked)."""
+
+
+class Job:
+    """One claimed row: its stored request, and the engine turn that answers it (at most once)."""
+
+    def __init__(self, row: InboxItem, engine: Engine, last_try: bool) -> None:
+        self.row = row
+        self.engine = engine
+        self.last_try = last_try
+        self.parked_because = ""  # the engine failed on the last try: answered, then parked
+
+    async def answer(self, event: InboundEvent) -> Reply:
+        """The engine's reply to `event`: saved with the turn, or the one saved by a worker
+        that died before sending it."""
+        if self.row.reply_json:
+            return decode(self.row.reply_json)
+        row_id = self.row.id
+
+        def keep(session, reply: Reply) -> None:
+            inbox.save_reply(session, row_id, encode(reply))
+
+        reply = await asyncio.to_thread(self.engine.handle, event, keep)
+        if reply.failure and not self.last_try:
+            raise Failed(reply.failure)
+        self.parked_because = reply.failure  # the person still hears "try again" / "sorry"
+        return reply
+
+
+class InboxWorker:
+    def __init__(self, db: Database, engine: Engine, wall: Callable[[], datetime], name: str,
+                 *, claim_timeout: timedelta = CLAIM_TIMEOUT, poll: float = POLL_SECONDS,
+                 max_attempts: int = MAX_ATTEMPTS, in_flight: int = IN_FLIGHT) -> None:
+        self.db, self.engine, self.wall, self.name = db, engine, wall, name
+        self.claim_timeout, self.poll = claim_timeout, poll
+        self.max_attempts, self.in_flight = max_attempts, in_flight
+        self.processors: dict[str, Processor] = {}
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task] = set()
+        self._runner: asyncio.Task | None = None
+        self._stopping = False
+        self._last_takeover = 0.0
+
+    # -- storing (the ack path) ------------------------------------------------------------------
+
+    async def store(self, item: inbox.Inbound) -> bool:
+        """Write the request; True when new. Raises Unavailable: then the platform gets no
+        200 and sends it again."""
+        def write() -> bool:
+            with self.db.unit() as session:
+                return inbox.store(session, item)
+
+        new = await asyncio.to_thread(write)
+        self._wake.set()
+        return new
+
+    # -- draining --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._runner is None:
+            self._stopping = False
+            self._runner = asyncio.ensure_future(self._run())
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Claim nothing more; let the rows in flight finish (bounded); a row cut short is taken
+        over by the next process after the claim timeout."""
+        self._stopping = True
+        self._wake.set()
+        if self._runner is not None:
+            await asyncio.wait({self._runner}, timeout=grace)
+            self._runner = None
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+
+    async def _run(self) -> None:
+        pause = self.poll
+        while not self._stopping:
+            self._wake.clear()
+            free = self.in_flight - len(self._tasks)
+            rows: list[InboxItem] = []
+            if free > 0:
+                try:
+                    rows = await asyncio.to_thread(self._claim, free)
+                    pause = self.poll
+                except Exception as error:  # the database away: ask less often, up to 5 s
+                    if isinstance(error, Unavailable):
+                        log.warning("database unavailable while draining the inbox")
+                    else:
+                        log.exception("could not claim inbox rows")
+                    pause = min(pause * 2, OUTAGE_PAUSE)
+                    await self._nap(pause)
+                    continue
+            for row in rows:
+                task = asyncio.ensure_future(self._process(row))
+                self._tasks.add(task)
+                task.add_done_callback(self._finished)
+            if rows and len(rows) == free:
+                continue  # more may be waiting; claim again when a slot frees (the wake)
+            await self._nap(self.poll)
+
+    async def _nap(self, seconds: float) -> None:
+        """Until woken (a store, a finished row, stop) or `seconds` have passed."""
+        try:
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        self._wake.set()  # the sender's next row may be claimable now
+
+    def _claim(self, limit: int) -> list[InboxItem]:
+        now = self.wall()
+        with self.db.unit() as session:
+            moment = now.timestamp()
+            if moment - self._last_takeover >= min(self.claim_timeout.total_seconds() / 4, 30):
+                self._last_takeover = moment
+                if taken := inbox.take_over(session, now, self.claim_timeout, self.max_attempts):
+                    log.warning("took over %d inbox requests left by a stopped process", taken)
+                inbox.purge_done(session, now - KEEP_DONE)
+            return inbox.claim(session, now, self.name, limit)
+
+    async def _process(self, row: InboxItem) -> None:
+        processor = self.processors.get(row.platform)
+        try:
+            if processor is None:
+                raise Failed(f"no {row.platform} adapter in this process")
+            job = Job(row, self.engine, last_try=row.attempts >= self.max_attempts)
+            await processor.process(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            reason = str(error) if isinstance(error, Failed) else \
+                f"unexpected error ({type(error).__name__})"
+            if not isinstance(error, Failed):
+                log.exception("an inbox request failed")
+            await self._settle(lambda s, now: self._retry(s, row, now, reason))
+            return
+        if job.parked_because:
+            log.error("inbox request %s parked after %d attempts: %s", row.id, row.attempts,
+                      job.parked_because)
+            await self._settle(lambda s, now: inbox.park(s, row.id, job.parked_because))
+            return
+        await self._settle(lambda s, now: inbox.done(s, row.id, now))
+
+    def _retry(self, session, row: InboxItem, now: datetime, reason: str) -> None:
+        status = inbox.retry_or_park(session, row, now, reason, self.max_attempts)
+        if status == "parked":
+            log.error("inbox request %s parked after %d attempts: %s", row.id, row.attempts,
+                      reason)
+
+    async def _settle(self, write: Callable) -> None:
+        def run() -> None:
+            with self.db.unit() as session:
+                write(session, self.wall())
+
+        try:
+            await asyncio.to_thread(run)
+        except Unavailable:  # the claim stays; it is taken over after the timeout
+            log.warning("database unavailable while settling an inbox request")
+
+    async def idle(self) -> None:
+        """Until nothing this process could work on is left: no row pending (and ready), none
+        claimed by this process (tests and benchmarks settle on the database, not on time)."""
+        while True:
+            if not self._tasks:
+                pending = await asyncio.to_thread(self._open)
+                if pending == 0:
+                    return
+            self._wake.set()
+            await asyncio.sleep(0.01)
+
+    def _open(self) -> int:
+        now = self.wall()
+        with self.db.unit() as session:
+            return inbox.ready_count(session, now, self.name)
+
+    def health(self) -> dict:
+        with self.db.unit() as session:
+            counts = inbox.counts(session)
+            parked = inbox.parked(session, limit=5)
+        return {"pending": counts.get("pending", 0), "claimed": counts.get("claimed", 0),
+                "parked": counts.get("parked", 0),
+                "parked_reasons": [{"id": p.id, "platform": p.platform, "kind": p.kind,
+                                    "reason": p.last_error} for p in parked]}

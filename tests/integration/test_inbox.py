@@ -1,0 +1,79 @@
+"""The inbox on SQLite and PostgreSQL: stored once, one claim per sender in arrival order, dead
+claims taken over, a row that keeps failing parked with its reason."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import select
+
+from storage import inbox
+from storage.inbox import Inbound
+from storage.tables import InboxItem
+
+NOW = datetime(2026, 9, 3, 8, 0, tzinfo=UTC)
+TIMEOUT = timedelta(seconds=120)
+
+
+def _store(db, key: str, sender: str) -> bool:
+    with db.unit() as session:
+        return inbox.store(session, Inbound(key, "slack", "command", sender, "{}", NOW))
+
+
+def _claim(db, worker: str, now: datetime = NOW, limit: int = 10) -> list[str]:
+    with db.unit() as session:
+        return [row.key for row in inbox.claim(session, now, worker, limit)]
+
+
+def _done(db, key: str) -> None:
+    with db.unit() as session:
+        row = session.exec(select(InboxItem).where(InboxItem.key == key)).one()
+        inbox.done(session, row.id, NOW)
+
+
+def test_a_retried_request_is_stored_once(database):
+    assert _store(database, "slack:command:1", "slack:U1")
+    assert not _store(database, "slack:command:1", "slack:U1")
+    with database.unit() as session:
+        assert inbox.counts(session) == {"pending": 1}
+
+
+def test_one_sender_at_a_time_in_arrival_order(database):
+    for key, sender in (("a1", "slack:A"), ("b1", "slack:B"), ("a2", "slack:A"),
+                        ("a3", "slack:A")):
+        _store(database, key, sender)
+    assert _claim(database, "w1") == ["a1", "b1"]  # a2 waits for a1
+    assert _claim(database, "w2") == []  # a second worker finds nothing of A's or B's
+    _done(database, "a1")
+    assert _claim(database, "w2") == ["a2"]
+    _done(database, "a2")
+    _done(database, "b1")
+    assert _claim(database, "w1") == ["a3"]
+
+
+def test_a_dead_claim_is_taken_over_and_a_row_that_keeps_dying_is_parked(database):
+    _store(database, "k", "slack:A")
+    now = NOW
+    for attempt in range(1, 4):
+        assert _claim(database, f"dead{attempt}", now) == ["k"]
+        now += TIMEOUT + timedelta(seconds=1)
+        with database.unit() as session:
+            assert inbox.take_over(session, now, TIMEOUT, max_attempts=3) == 1
+    with database.unit() as session:
+        [row] = inbox.parked(session)
+        assert row.status == "parked" and row.attempts == 3
+        assert row.last_error == "claimed 3 times and never finished" and row.body == ""
+        assert inbox.open_count(session) == 0
+
+
+def test_a_failing_row_is_retried_later_then_parked_with_its_reason(database):
+    _store(database, "k", "slack:A")
+    now = NOW
+    for attempt in range(1, 3):
+        with database.unit() as session:
+            [row] = inbox.claim(session, now, "w", 1)
+            status = inbox.retry_or_park(session, row, now, "database unavailable", 2)
+        assert status == ("pending" if attempt == 1 else "parked")
+        assert _claim(database, "w", now) == []  # not before its pause is over
+        now += timedelta(minutes=5)
+    with database.unit() as session:
+        assert [r.last_error for r in inbox.parked(session)] == ["database unavailable"]
