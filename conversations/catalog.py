@@ -47,6 +47,8 @@ KINDS = {k.name: k for k in (
     Kind("meeting_booked", 1, relayed=True, capped=False, stale_after=timedelta(days=60)),
     Kind("meeting_moved", 1, relayed=True, capped=False, stale_after=timedelta(days=60)),
     Kind("meeting_cancelled", 1, relayed=True, capped=False, stale_after=timedelta(days=60)),
+    # A group mentee's proposed time, for the mentor(s) to book (they own a group's booking).
+    Kind("meeting_proposed", 1, relayed=True, capped=False, stale_after=timedelta(days=14)),
 )}
 
 CAPPED = tuple(k.name for k in KINDS.values() if k.capped and not k.transactional)

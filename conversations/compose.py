@@ -19,9 +19,9 @@ from conversations.messages import Button, Message
 from conversations.programme import Settings, end_moment, meetings_agreed_by
 from conversations.texts import Texts
 from conversations.timeline import agenda_reminder_at
-from conversations.verbs.meetings import INVITE_NAME, LOG_BUTTON, NEXT_BUTTON
+from conversations.verbs.meetings import BOOK_CHOICE, INVITE_NAME, LOG_BUTTON, NEXT_BUTTON
 from storage import announcements, answers, meetings
-from storage.people import pair_members
+from storage.people import membership_in_pair, pair_members
 from storage.tables import Agenda, Appointment, Delivery, Meeting, Pair, Person, Programme
 
 DIALOG_KINDS = {"kickoff", "pulse", "reflection", "evaluation"}
@@ -160,12 +160,19 @@ def _did_you_meet(ctx: Context):
 
 
 def _agenda(ctx: Context):
-    agenda = ctx.session.get(Agenda, ctx.payload.get("agenda_id", 0))
-    if agenda is None:
+    """The agendas sent for one meeting, together (a group's mentees may each send one);
+    each author's latest only, and none that was erased since."""
+    ids = ctx.payload.get("agenda_ids") or [ctx.payload.get("agenda_id", 0)]
+    latest: dict[int, Agenda] = {}
+    for agenda in filter(None, (ctx.session.get(Agenda, i) for i in ids)):
+        latest[agenda.author_id] = agenda
+    if not latest:
         raise Skip("agenda erased")
-    author = ctx.session.get(Person, agenda.author_id)
-    appointment = ctx.session.get(Appointment, agenda.appointment_id) if agenda.appointment_id else None
-    return {"author": author.name, "agenda": agenda.text,
+    items = [(ctx.session.get(Person, a.author_id).name, a.text) for a in latest.values()]
+    first = next(iter(latest.values()))
+    appointment = ctx.session.get(Appointment, first.appointment_id) \
+        if first.appointment_id else None
+    return {"author": items[0][0], "agenda": items[0][1], "items": items,
             "when": ctx.local(appointment.at) if appointment else None}, ()
 
 
@@ -193,6 +200,24 @@ def _meeting_booked(ctx: Context):
         values["when"] = ctx.local(datetime.fromisoformat(known) if known else appointment.at)
         values["note"] = ctx.payload.get("note", "")
     return values, ()
+
+
+def _meeting_proposed(ctx: Context):
+    """A mentee proposed a time for the group; true only while nothing changed since."""
+    at = datetime.fromisoformat(ctx.payload["at"])
+    booked = meetings.next_appointment(ctx.session, ctx.pair.id) if ctx.pair else None
+    moving = "from" in ctx.payload
+    if booked is not None and booked.at == at:
+        raise Skip("booked as proposed")
+    if moving and (booked is None or booked.at != datetime.fromisoformat(ctx.payload["from"])):
+        raise Skip("the booking changed since")
+    if not moving and booked is not None and booked.at > ctx.now:
+        raise Skip("a meeting was booked since")
+    by = ctx.session.get(Person, ctx.payload.get("by", 0))
+    return {"when": ctx.local(at), "by": by.name.split()[0] if by else "",
+            "before": ctx.local(booked.at) if moving and booked else None}, (
+        Button(ctx.text("buttons/book_proposed"), BOOK_CHOICE, ctx.payload["choice"],
+               "primary"),)
 
 
 def _agenda_too_late(ctx: Context, appointment: Appointment) -> bool:
@@ -288,11 +313,34 @@ _EXTRAS = {
     "meeting_booked": _meeting_booked,
     "meeting_moved": _meeting_booked,
     "meeting_cancelled": _meeting_booked,
+    "meeting_proposed": _meeting_proposed,
     "first_meeting_chase": _book_buttons,
     "meeting_nudge": _book_buttons,
     "droop": _status_values,
     "reflection": _reflection,
 }
+
+
+def buttons_of_sent(session, delivery: Delivery, texts: Texts, now: datetime
+                    ) -> tuple[Button, ...]:
+    """The buttons a sent prompt carries, as they stand now: for a surface that keeps only the
+    text (the console shows them again, so a typed `#1` or `yes` makes sense there). Nothing
+    is sent or changed; a prompt that is no longer true has no buttons."""
+    extra = _EXTRAS.get(delivery.kind)
+    person = session.get(Person, delivery.person_id)
+    if extra is None or person is None:
+        return ()
+    pair = session.get(Pair, delivery.pair_id) if delivery.pair_id else None
+    role = "manager"
+    if pair is not None:
+        membership = membership_in_pair(session, person.id, pair.id)
+        role = membership.role if membership else "mentee"
+    ctx = Context(session, delivery, person, session.get(Programme, delivery.programme_id),
+                  pair, role, now, texts, payload_of(delivery))
+    try:
+        return tuple(extra(ctx)[1])
+    except (Skip, KeyError, ValueError):
+        return ()
 
 
 def payload_of(delivery: Delivery) -> dict:

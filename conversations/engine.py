@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from conversations import grammar
 from conversations.clock import Clock
 from conversations.messages import ActionInvoked, ConversationRef, InboundEvent, Message, TextReceived
-from conversations.texts import Texts
+from conversations.texts import LANGUAGES, Texts, locale_language
 from conversations.turn import Refusal, Turn
 from conversations.verbs import REGISTRY, ACTIONS
 from conversations.dialogs import answer_in_dialog
@@ -61,8 +61,17 @@ class Engine:
 
     def _lang_of(self, event: InboundEvent) -> str:
         """The speaker's language for an error reply, remembered from their last turn (the
-        database may be the thing that failed, so it is not asked)."""
-        return self._languages.get((event.ref.platform, event.ref.user_id), "en")
+        database may be the thing that failed, so it is not asked), else their platform's."""
+        return self._languages.get((event.ref.platform, event.ref.user_id),
+                                   locale_language(event.ref.locale) or "en")
+
+    def _unknown_user(self, ref: ConversationRef) -> str:
+        """Someone on no roster: in their platform's language when it says, else in every
+        language the bot speaks (English first)."""
+        lang = locale_language(ref.locale)
+        if lang:
+            return self.texts.render(lang, "errors/unknown_user")
+        return "\n\n".join(self.texts.render(code, "errors/unknown_user") for code in LANGUAGES)
 
     def _remember_language(self, ref: ConversationRef, person: Person) -> None:
         if len(self._languages) >= LANGUAGES_KEPT:
@@ -91,7 +100,7 @@ class Engine:
                 person = self._identify(session, event.ref, now)
                 if person is None:
                     return _kept(session, settle,
-                                 Reply([Message(self.texts.render("en", "errors/unknown_user"))]))
+                                 Reply([Message(self._unknown_user(event.ref))]))
                 self._remember_language(event.ref, person)
                 turn = Turn(session, person, roles_of(session, person.id), now, self.texts,
                             organizer=self.organizer, public_url=self.public_url)

@@ -19,6 +19,7 @@ class ConversationRef:
     tenant_id: str = ""
     conversation_id: str = ""
     service_url: str = ""
+    locale: str = ""  # the platform's language for the user ("da-DK"), for people not on a roster
 
 
 @dataclass(frozen=True)

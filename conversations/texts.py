@@ -15,6 +15,12 @@ from markupsafe import Markup
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 LANGUAGES = ("en", "da")
 
+
+def locale_language(locale: str) -> str:
+    """"da-DK", "da_DK" or "da" → "da" when the bot speaks it, else ""."""
+    code = (locale or "").replace("_", "-").split("-")[0].strip().lower()
+    return code if code in LANGUAGES else ""
+
 USER_START, USER_END = "\ue000", "\ue001"
 MONTHS = {
     "en": "January February March April May June July August September October November December",
@@ -73,29 +79,14 @@ def format_moment(moment: datetime, lang: str, year: bool = False) -> str:
     return f"{format_day(moment, lang, year)}, {moment:%H:%M}"
 
 
-def format_relative(moment: datetime, now: datetime, lang: str) -> str:
-    """The moment as its reader says it on the day they read it (both in the reader's zone):
-    'today at 14:00', 'tomorrow, Tuesday, at 14:00', 'on Monday 14 December at 14:00'."""
+def relative_parts(moment: datetime, now: datetime, lang: str) -> dict:
+    """What `_macros.md.j2`'s `relative_moment` words a moment from (both in the reader's
+    zone): days from today, the weekday, the date, the clock. The words live in the template."""
     moment = moment.astimezone(now.tzinfo)
-    days = (moment.date() - now.date()).days
-    weekday = WEEKDAYS[lang].split()[moment.weekday()]
-    if lang == "da":
-        clock = f"kl. {moment:%H.%M}"
-        if days == 0:
-            return f"i dag {clock}"
-        if days == 1:
-            return f"i morgen, {weekday}, {clock}"
-        if 1 < days < 7:
-            return f"på {weekday} {clock}"
-        return f"{format_day(moment, lang, moment.year != now.year)} {clock}"
-    clock = f"at {moment:%H:%M}"
-    if days == 0:
-        return f"today {clock}"
-    if days == 1:
-        return f"tomorrow, {weekday}, {clock}"
-    if 1 < days < 7:
-        return f"on {weekday} {clock}"
-    return f"on {format_day(moment, lang, moment.year != now.year)} {clock}"
+    return {"days": (moment.date() - now.date()).days,
+            "weekday": Markup(WEEKDAYS[lang].split()[moment.weekday()]),
+            "day": Markup(format_day(moment, lang, moment.year != now.year)),
+            "hour": Markup(f"{moment:%H}"), "minute": Markup(f"{moment:%M}")}
 
 
 def format_minutes(minutes: int, lang: str) -> str:
@@ -132,7 +123,9 @@ class Texts:
             env.filters["moment"] = pass_context(
                 lambda c, d, _l=lang: Markup(format_moment(d, _l, _other_year(c, d))))
             env.filters["relative"] = pass_context(
-                lambda c, d, _l=lang: Markup(format_relative(d, c.get("now") or d, _l)))
+                lambda c, d, _e=env, _l=lang: Markup(_e.get_template("_macros.md.j2").module
+                                                     .relative_moment(**relative_parts(
+                                                         d, c.get("now") or d, _l))))
             env.filters["minutes"] = lambda m, _l=lang: Markup(format_minutes(m, _l))
             self._envs[lang] = env
 

@@ -2,7 +2,8 @@
 
 Not every platform shows buttons (the console, a phone's notification), and people answer in
 words anyway. A yes or no typed after a "did you meet?" or an invitation with RSVP buttons
-presses the matching button; ratings 1–5 already answer the open question (dialogs).
+presses the matching button (a group mentee's proposed time: yes books it); ratings 1–5
+already answer the open question (dialogs).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from conversations.grammar import Command
 from conversations.messages import ActionInvoked, TextReceived
 from conversations.turn import Turn
 from conversations.verbs.announce import rsvp
-from conversations.verbs.meetings import did_meet
+from conversations.verbs.meetings import book_choice, did_meet
 from storage import announcements, answers, outbox
 
 YES = {"yes", "y", "yep", "yeah", "ja", "jo", "jep"}
@@ -27,7 +28,7 @@ def press_typed(turn: Turn, command: Command, event: TextReceived) -> bool:
     if said not in YES | NO:
         return False
     latest = outbox.latest_sent(turn.session, turn.person.id, turn.now - RECENT)
-    if latest is None or latest.kind not in ("did_you_meet", "announcement"):
+    if latest is None or latest.kind not in ("did_you_meet", "announcement", "meeting_proposed"):
         return False
     state = answers.dialog_of(turn.session, turn.person.id)
     if state is not None and _aware(state.updated_at) >= _aware(latest.sent_at):
@@ -37,6 +38,12 @@ def press_typed(turn: Turn, command: Command, event: TextReceived) -> bool:
     if latest.kind == "did_you_meet" and payload.get("appointment_id"):
         value = f"{'yes' if yes else 'not_yet'}:{payload['appointment_id']}"
         did_meet(turn, _press(event, "did_meet", value))
+        return True
+    if latest.kind == "meeting_proposed" and payload.get("choice"):
+        if yes:
+            book_choice(turn, _press(event, "book_choice", payload["choice"]))
+        else:
+            turn.say("meetings/proposal_left")
         return True
     saved = announcements.get(turn.session, payload.get("announcement_id", 0)) \
         if latest.kind == "announcement" else None

@@ -65,10 +65,16 @@ def forget_person(session: Session, person: Person) -> dict[str, int]:
         "messages": session.execute(update(Delivery).where(Delivery.person_id == pid)
                                     .values(text="", payload_json="{}")).rowcount,
     }
-    for agenda_id in agenda_ids:  # the forwarded copies in the mentor's inbox
-        session.execute(update(Delivery).where(Delivery.kind == "agenda",
-                                               Delivery.key.startswith(f"agenda:{agenda_id}:"))
-                        .values(text="", payload_json="{}"))
+    theirs = set(agenda_ids)
+    pairs = set(session.exec(select(Agenda.pair_id).where(Agenda.author_id == pid)))
+    for row in session.exec(select(Delivery).where(Delivery.kind == "agenda",
+                                                   Delivery.pair_id.in_(pairs))):
+        # The forwarded copies in the mentor's inbox (a group's agendas may travel together:
+        # the whole message goes, the others' agendas stay in the agenda table).
+        payload = json.loads(row.payload_json or "{}")
+        if theirs & set(payload.get("agenda_ids", [payload.get("agenda_id")])):
+            row.text, row.payload_json = "", "{}"
+            session.add(row)
     for row in session.exec(select(Delivery).where(Delivery.kind == "meeting_cancelled",
                                                    Delivery.person_id != pid)):
         if json.loads(row.payload_json or "{}").get("by") == pid:  # their note to the partner

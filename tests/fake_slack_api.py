@@ -111,6 +111,7 @@ class Fault:
 class FakeSlack:
     def __init__(self, users: dict[str, str] | None = None) -> None:
         self.users = dict(users or USERS)
+        self.locales: dict[str, str] = {}  # user id -> Slack locale, when users.info asks
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
         self.chaos: Chaos | None = None
@@ -282,7 +283,10 @@ class FakeSlack:
         user = params.get("user", "")
         if user not in self.users:
             return {"ok": False, "error": "user_not_found"}
-        return {"ok": True, "user": self._user(user)}
+        found = self._user(user)
+        if str(params.get("include_locale", "")).lower() in ("1", "true") and user in self.locales:
+            found["locale"] = self.locales[user]
+        return {"ok": True, "user": found}
 
     def _users_lookupByEmail(self, params: dict) -> dict:
         for user, email in self.users.items():

@@ -14,9 +14,9 @@ from typing import TextIO
 from bot.console.inbound import to_event
 from bot.console.render import render
 from conversations.clock import FakeClock
+from conversations.compose import buttons_of_sent
 from conversations.engine import Engine
 from conversations.messages import Button, Message
-from conversations.texts import spans
 from storage import outbox
 from storage.db import Database
 from storage.people import person_by_email
@@ -93,11 +93,13 @@ class ConsoleSession:
             if person is None:
                 return
             rows = outbox.unread_for(session, person.id, "console")
-            outbox.mark_read(session, [r.id for r in rows], self.engine.clock.now())
-            texts = [(r.kind, r.text) for r in rows]
-        for kind, text in texts:
-            plain = "".join(chunk for _, chunk in spans(text))
-            self._print(f"bot ({kind})> " + plain.replace("\n", "\n     "))
+            now = self.engine.clock.now()
+            outbox.mark_read(session, [r.id for r in rows], now)
+            # The buttons the prompt carries in Slack or Teams, so `#1` or a typed yes works.
+            shown = [(r.kind, Message(r.text, buttons=buttons_of_sent(
+                session, r, self.engine.texts, now))) for r in rows]
+        for kind, message in shown:
+            self._show(message, f"bot ({kind})> ")
 
     def _print(self, text: str) -> None:
         print(text, file=self.out, flush=True)

@@ -60,6 +60,10 @@ class Simulation:
         later = now + timedelta(hours=2)
         if self.dialog_open(email):
             persona.pending.append((later, ANSWER_RATING if _rating(message) else ANSWER_TEXT))
+        if kind == "meeting_proposed":  # a group's mentor books the time a mentee proposed
+            choices = [b for b in message.buttons if b.action_id == "book_choice"]
+            if choices:
+                persona.pending.append((later, BOOK + choices[0].value))
         if persona.role != "mentee":
             return
         local = persona.local(now)
@@ -86,7 +90,12 @@ class Simulation:
             for _, line in due:
                 if not persona.active(now):
                     break
-                if line in (ANSWER_RATING, ANSWER_TEXT):
+                if line.startswith(BOOK):
+                    ref = ConversationRef("sim", persona.email, email=persona.email)
+                    replies = self.engine.handle(ActionInvoked(
+                        ref, "book_choice", line.removeprefix(BOOK), now)).messages
+                    self._choose(persona, replies, now)
+                elif line in (ANSWER_RATING, ANSWER_TEXT):
                     self._answer_dialog(persona, line == ANSWER_RATING, now)
                 else:
                     self._choose(persona, self._send(persona, line, now), now)
@@ -127,7 +136,7 @@ class Simulation:
         return self.engine.handle(TextReceived(ref, line, now)).messages
 
 
-ANSWER_RATING, ANSWER_TEXT = "\x00rating", "\x00text"
+ANSWER_RATING, ANSWER_TEXT, BOOK = "\x00rating", "\x00text", "\x00book:"
 
 
 def _rating(message: Message) -> bool:

@@ -18,11 +18,13 @@ def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def ref_for(user_id: str, team_id: str, email: str = "", channel: str = "") -> ConversationRef:
+def ref_for(user_id: str, team_id: str, email: str = "", channel: str = "",
+            locale: str = "") -> ConversationRef:
     """Only the bot's own DM channel is remembered (`D…`); a channel id is no place for prompts."""
     return ConversationRef(platform=PLATFORM, user_id=user_id, email=email.strip().lower(),
                            tenant_id=team_id,
-                           conversation_id=channel if channel.startswith("D") else "")
+                           conversation_id=channel if channel.startswith("D") else "",
+                           locale=locale[:20])
 
 
 def neutral_action_id(slack_action_id: str) -> str:

@@ -61,6 +61,7 @@ class SlackChat:
         self._emails: dict[str, tuple[float, str]] = {}
         self._known: set[str] = set()  # Slack ids matched to a person (see _ref)
         self._waiting: dict[str, _Waiting] = {}
+        self._locales: dict[str, str] = {}
 
     def register(self, bolt: AsyncApp) -> None:
         bolt.command("/mentor")(self.on_command)
@@ -300,7 +301,7 @@ class SlackChat:
             return inbound.ref_for(user, team, "", channel)
         known = await asyncio.to_thread(self.engine.is_known, inbound.PLATFORM, user)
         email = "" if known else await self._email(user)
-        return inbound.ref_for(user, team, email, channel)
+        return inbound.ref_for(user, team, email, channel, self._locales.get(user, ""))
 
     async def on_user_change(self, body: dict) -> None:
         """A profile changed (its email, perhaps): forget what this process cached about it."""
@@ -315,8 +316,10 @@ class SlackChat:
         if cached and time.monotonic() - cached[0] < EMAIL_CACHE_SECONDS:
             return cached[1]
         try:
-            response = await self.client.users_info(user=user)
+            response = await self.client.users_info(user=user, include_locale=True)
             email = ((response.get("user") or {}).get("profile") or {}).get("email") or ""
+            # Someone on no roster is answered in their Slack language ("da-DK").
+            self._locales[user] = str((response.get("user") or {}).get("locale") or "")
         except Exception as error:
             log.warning("users.info failed: %s", failure(error).reason)
             return ""

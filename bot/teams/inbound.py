@@ -102,7 +102,8 @@ def ref_for(activity: dict, user_id: str, email: str = "") -> ConversationRef:
     return ConversationRef(platform=PLATFORM, user_id=user_id, email=email.strip().lower(),
                            tenant_id=tenant_of(activity),
                            conversation_id=str((activity.get("conversation") or {}).get("id", "")),
-                           service_url=str(activity.get("serviceUrl", "")))
+                           service_url=str(activity.get("serviceUrl", "")),
+                           locale=str(activity.get("locale") or "")[:20])
 
 
 def is_card_submit(activity: dict) -> bool:

@@ -8,7 +8,7 @@ from conversations.programme import Settings
 from conversations.turn import Refusal, Turn
 from conversations.working_hours import relay_moment
 from storage import meetings
-from storage.outbox import Proposal, propose
+from storage.outbox import Proposal, propose, withdraw
 
 
 def agenda(turn: Turn, command: Command) -> None:
@@ -27,16 +27,22 @@ def agenda(turn: Turn, command: Command) -> None:
     mentors = [p for p, r in turn.partners(role) if r == "mentor"]
     settings = Settings.of(role.programme)
     meeting_at = booked.at if booked else None
+    # One message per mentor and meeting: agendas of a group's mentees still waiting for the
+    # mentor's working hours travel together in the latest one.
+    scope = f"a{booked.id}" if booked else f"p{role.pair.id}"
     proposals, arrivals = [], []
     for mentor in mentors:
+        waiting = withdraw(turn.session, mentor.id, f"agenda:{scope}:",
+                           "sent together with a later agenda")
+        together = [i for p in waiting for i in p.get("agenda_ids", [])] + [saved.id]
         # Relayed in the mentor's working hours, unless the meeting comes first.
         due = relay_moment(turn.now, mentor.timezone, settings, meeting_at)
         proposals.append(Proposal(
-            key=f"agenda:{saved.id}:{mentor.id}", person_id=mentor.id,
+            key=f"agenda:{scope}:{saved.id}:{mentor.id}", person_id=mentor.id,
             programme_id=role.programme.id, pair_id=role.pair.id, kind="agenda", due_at=due,
             stale_after=max(booked.at, due + timedelta(days=1)) if booked
             else due + timedelta(days=365),
-            priority=1, payload={"agenda_id": saved.id,
+            priority=1, payload={"agenda_ids": together,
                                  **({"at": booked.at.isoformat()} if booked else {})}))
         if due > turn.now:
             arrivals.append((mentor.name, due.astimezone(turn.tz)))

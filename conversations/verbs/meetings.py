@@ -115,6 +115,9 @@ def book(turn: Turn, role, at: datetime, *, move: bool = False, confirmed: bool 
     if booked is not None and booked.at > turn.now and not move:
         _ask(turn, role, at, booked, "meetings/move_ask")
         return
+    if _mentors_book(turn, role):
+        _propose(turn, role, at, booked)
+        return
     settings = Settings.of(role.programme)
     members = _members(turn, role)
     after_end = at > end_moment(role.programme)
@@ -125,6 +128,37 @@ def book(turn: Turn, role, at: datetime, *, move: bool = False, confirmed: bool 
         _move(turn, role, booked, at)
     else:
         _create(turn, role, at)
+
+
+def _mentors_book(turn: Turn, role) -> bool:
+    """In a group the mentor(s) own the booking: a mentee's time is a proposal to them."""
+    partners = turn.partners(role)
+    return role.name == "mentee" and len(partners) > 1 and any(
+        r == "mentor" for _, r in partners)
+
+
+def _propose(turn: Turn, role, at: datetime, booked: Appointment | None) -> None:
+    """Nothing is booked: each mentor is asked (in their working hours) to book that time,
+    with a button or a typed yes; the group hears of it once a mentor books it."""
+    mentors = [p for p, r in turn.partners(role) if r == "mentor"]
+    value = _choice(role, at, booked, confirmed=False)
+    settings = Settings.of(role.programme)
+    proposals, arrivals = [], []
+    for mentor in mentors:
+        due = relay_moment(turn.now, mentor.timezone, settings, at)
+        proposals.append(Proposal(
+            key=f"proposed:{role.pair.id}:{at.astimezone(UTC):%Y%m%dT%H%MZ}:"
+                f"{booked.sequence if booked else '-'}:{mentor.id}",
+            person_id=mentor.id, programme_id=role.programme.id, pair_id=role.pair.id,
+            kind="meeting_proposed", due_at=due, stale_after=max(at, due + timedelta(days=1)),
+            priority=1, payload={"by": turn.person.id, "at": at.isoformat(), "choice": value,
+                                 **({"from": booked.at.isoformat()} if booked else {})}))
+        if due > turn.now:
+            arrivals.append((mentor.name, due.astimezone(turn.tz)))
+    propose(turn.session, proposals)
+    turn.say("meetings/proposed", when=at.astimezone(turn.tz),
+             names=[m.name.split()[0] for m in mentors], arrivals=arrivals,
+             before=booked.at.astimezone(turn.tz) if booked else None)
 
 
 def _latest(role) -> datetime:

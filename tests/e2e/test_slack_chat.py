@@ -111,6 +111,17 @@ async def test_a_stranger_gets_the_friendly_unknown_user_reply(sqlite_database, 
         assert rows(slack.services, Identity) == []
 
 
+async def test_a_stranger_is_answered_in_their_slack_language(sqlite_database, clock):
+    import_programme(sqlite_database, now=clock.now())
+    async with workspace(sqlite_database, clock) as slack:
+        slack.fake.locales[ID["someone.else@example.com"]] = "da-DK"
+        await slack.dm(ID["someone.else@example.com"], "hej")
+        await slack.settle()
+        [post] = slack.fake.posts_in(dm_of(ID["someone.else@example.com"]))
+        assert "Jeg kender dig ikke endnu" in text_of(post)
+        assert "I don't know you yet" not in text_of(post)
+
+
 async def test_agenda_reaches_the_mentor_dm_with_user_text_shown_literally(sqlite_database, clock):
     import_programme(sqlite_database, now=clock.now())
     clock.advance(hours=9)  # 15:00 UTC: working hours in Copenhagen and in Chicago

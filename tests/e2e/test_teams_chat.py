@@ -54,6 +54,15 @@ async def test_a_stranger_gets_the_friendly_unknown_user_message(bot):
     assert identities(bot.services.db) == []
 
 
+async def test_a_stranger_is_answered_in_the_language_of_their_teams_client(bot):
+    bot.connector.users["eve@example.org"] = stranger = type(bot.teams.user(JONAS))(
+        "eve@example.org", "Eve", "29:eve", "aad-eve", "a:personal-eve")
+    [reply] = await bot.teams.say(stranger.email, "hej", locale="da-DK")
+    assert "Jeg kender dig ikke endnu" in reply.text and "I don't know you yet" not in reply.text
+    [both] = await bot.teams.say(stranger.email, "hello", locale="fr-FR")
+    assert both.text.index("I don't know you yet") < both.text.index("Jeg kender dig ikke endnu")
+
+
 async def test_every_verb_works_as_a_message(bot):
     await bot.teams.install(JONAS)
     await bot.teams.install(GRACE)
