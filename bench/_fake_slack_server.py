@@ -4,7 +4,8 @@
 
 Knows Slack users U00000… for mentee0@example.org…; prints `port N` once it listens, and answers
 GET /stats with what it has seen (calls per method, the last response_url POST's
-time.monotonic(), which every process on the machine shares). Stops on SIGTERM.
+time.monotonic(), which every process on the machine shares; with ?answers=PREFIX, when each
+response_url whose key starts with PREFIX was first answered). Stops on SIGTERM.
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ class CountingSlack(FakeSlack):
         super().__init__(users)
         self.counts: Counter = Counter()
         self.last_response_at = 0.0
+        self.answered: dict[str, float] = {}  # response_url key → first answer (monotonic)
 
     async def _api(self, request: web.Request) -> web.Response:
         response = await super()._api(request)
@@ -49,11 +51,16 @@ class CountingSlack(FakeSlack):
         await request.read()
         self.counts["response_url"] += 1
         self.last_response_at = time.monotonic()
+        self.answered.setdefault(request.match_info["key"], self.last_response_at)
         return web.Response(text="ok", content_type="text/plain")
 
-    async def stats(self, _request: web.Request) -> web.Response:
+    async def stats(self, request: web.Request) -> web.Response:
+        prefix = request.query.get("answers")
+        answers = {} if prefix is None else {
+            key: at for key, at in self.answered.items() if key.startswith(prefix)}
         return web.json_response({"counts": dict(self.counts),
-                                  "last_response_at": self.last_response_at})
+                                  "last_response_at": self.last_response_at,
+                                  "answers": answers})
 
 
 async def main() -> None:

@@ -45,6 +45,16 @@ def store(session: Session, item: Inbound) -> bool:
     return session.connection().execute(statement).first() is not None
 
 
+def _exists(session: Session, *where) -> bool:
+    return session.exec(select(InboxItem.id).where(*where).limit(1)).first() is not None
+
+
+def anything_to_claim(session: Session, now: datetime) -> bool:
+    """A read before any write: an idle worker never takes SQLite's write lock."""
+    return _exists(session, InboxItem.status == "pending",
+                   InboxItem.next_try_at.is_(None) | (InboxItem.next_try_at <= now))
+
+
 def claim(session: Session, now: datetime, worker: str, limit: int) -> list[InboxItem]:
     """Mark up to `limit` rows as claimed by `worker` and return them, oldest first: each the
     oldest open row of its sender, so no two rows of one person are ever in flight."""
@@ -97,6 +107,8 @@ def take_over(session: Session, now: datetime, timeout: timedelta, max_attempts:
     """Claims older than `timeout` were left by a process that died: back to pending, or
     parked when the row has been claimed `max_attempts` times (it may be what kills them)."""
     stale = (InboxItem.status == "claimed") & (InboxItem.claimed_at < now - timeout)
+    if not _exists(session, stale):
+        return 0
     parked = session.execute(
         update(InboxItem).where(stale, InboxItem.attempts >= max_attempts)
         .values(status="parked", claimed_by="", body="",
@@ -124,8 +136,10 @@ def purge_done(session: Session, before: datetime) -> int:
     """Answered rows older than `before` go; a platform retries within minutes, not days."""
     from sqlalchemy import delete
 
-    return session.execute(delete(InboxItem).where(InboxItem.status == "done",
-                                                   InboxItem.done_at < before)).rowcount or 0
+    old = (InboxItem.status == "done") & (InboxItem.done_at < before)
+    if not _exists(session, old):
+        return 0
+    return session.execute(delete(InboxItem).where(old)).rowcount or 0
 
 
 def park(session: Session, item_id: int, reason: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -25,7 +26,8 @@ CLAIM_TIMEOUT = timedelta(seconds=120)
 POLL_SECONDS = 0.5
 MAX_ATTEMPTS = 5
 KEEP_DONE = timedelta(days=1)  # answered keys kept to recognise a platform's retry
-IN_FLIGHT = 16
+IN_FLIGHT = 4  # rows answered at once by one process (the engine is CPU-bound)
+ACK_THREADS = 4  # threads that only store (the ack path), so acks never queue behind answers
 OUTAGE_PAUSE = 5.0
 
 
@@ -40,10 +42,12 @@ class Failed(Exception):
 class Job:
     """One claimed row: its stored request, and the engine turn that answers it (at most once)."""
 
-    def __init__(self, row: InboxItem, engine: Engine, last_try: bool) -> None:
+    def __init__(self, row: InboxItem, engine: Engine, last_try: bool,
+                 run: Callable | None = None) -> None:
         self.row = row
         self.engine = engine
         self.last_try = last_try
+        self._run = run or asyncio.to_thread
         self.parked_because = ""  # the engine failed on the last try: answered, then parked
 
     async def answer(self, event: InboundEvent) -> Reply:
@@ -56,7 +60,7 @@ class Job:
         def keep(session, reply: Reply) -> None:
             inbox.save_reply(session, row_id, encode(reply))
 
-        reply = await asyncio.to_thread(self.engine.handle, event, keep)
+        reply = await self._run(self.engine.handle, event, keep)
         if reply.failure and not self.last_try:
             raise Failed(reply.failure)
         self.parked_because = reply.failure  # the person still hears "try again" / "sorry"
@@ -71,6 +75,9 @@ class InboxWorker:
         self.claim_timeout, self.poll = claim_timeout, poll
         self.max_attempts, self.in_flight = max_attempts, in_flight
         self.processors: dict[str, Processor] = {}
+        # Two small pools: storing (the ack path) never waits for a thread busy answering.
+        self._acks = ThreadPoolExecutor(ACK_THREADS, thread_name_prefix="inbox-store")
+        self._answers = ThreadPoolExecutor(in_flight + 1, thread_name_prefix="inbox-answer")
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._runner: asyncio.Task | None = None
@@ -86,9 +93,13 @@ class InboxWorker:
             with self.db.unit() as session:
                 return inbox.store(session, item)
 
-        new = await asyncio.to_thread(write)
+        new = await asyncio.get_running_loop().run_in_executor(self._acks, write)
         self._wake.set()
         return new
+
+    async def in_thread(self, function: Callable, *args):
+        """Run blocking work of an answer (the engine, a database look-up) off the loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._answers, function, *args)
 
     # -- draining --------------------------------------------------------------------------------
 
@@ -107,6 +118,8 @@ class InboxWorker:
             self._runner = None
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=grace)
+        self._acks.shutdown(wait=False)
+        self._answers.shutdown(wait=False)
 
     async def _run(self) -> None:
         pause = self.poll
@@ -116,7 +129,7 @@ class InboxWorker:
             rows: list[InboxItem] = []
             if free > 0:
                 try:
-                    rows = await asyncio.to_thread(self._claim, free)
+                    rows = await self.in_thread(self._claim, free)
                     pause = self.poll
                 except Exception as error:  # the database away: ask less often, up to 5 s
                     if isinstance(error, Unavailable):
@@ -154,6 +167,8 @@ class InboxWorker:
                 if taken := inbox.take_over(session, now, self.claim_timeout, self.max_attempts):
                     log.warning("took over %d inbox requests left by a stopped process", taken)
                 inbox.purge_done(session, now - KEEP_DONE)
+            if not inbox.anything_to_claim(session, now):
+                return []
             return inbox.claim(session, now, self.name, limit)
 
     async def _process(self, row: InboxItem) -> None:
@@ -161,7 +176,8 @@ class InboxWorker:
         try:
             if processor is None:
                 raise Failed(f"no {row.platform} adapter in this process")
-            job = Job(row, self.engine, last_try=row.attempts >= self.max_attempts)
+            job = Job(row, self.engine, last_try=row.attempts >= self.max_attempts,
+                      run=self.in_thread)
             await processor.process(job)
         except asyncio.CancelledError:
             raise
@@ -191,7 +207,7 @@ class InboxWorker:
                 write(session, self.wall())
 
         try:
-            await asyncio.to_thread(run)
+            await self.in_thread(run)
         except Unavailable:  # the claim stays; it is taken over after the timeout
             log.warning("database unavailable while settling an inbox request")
 
@@ -200,7 +216,7 @@ class InboxWorker:
         claimed by this process (tests and benchmarks settle on the database, not on time)."""
         while True:
             if not self._tasks:
-                pending = await asyncio.to_thread(self._open)
+                pending = await self.in_thread(self._open)
                 if pending == 0:
                     return
             self._wake.set()

@@ -299,7 +299,7 @@ class SlackChat:
         has answered costs no look-up at all, neither Slack's nor the database's."""
         if user in self._known:
             return inbound.ref_for(user, team, "", channel)
-        known = await asyncio.to_thread(self.engine.is_known, inbound.PLATFORM, user)
+        known = await self.inbox.in_thread(self.engine.is_known, inbound.PLATFORM, user)
         email = "" if known else await self._email(user)
         return inbound.ref_for(user, team, email, channel, self._locales.get(user, ""))
 
