@@ -164,12 +164,21 @@ def cmd_announce(args) -> int:
                     out=sys.stdout)
 
 
+def platforms() -> list:
+    """The chat platforms `serve` offers (bot/platform.py); a new one is one line here."""
+    from bot.slack.app import SlackPlatform
+    from bot.teams.app import TeamsPlatform
+
+    return [SlackPlatform(), TeamsPlatform()]
+
+
 def cmd_serve(args) -> int:
     from bot.web import serve
 
     clock = FileClock(os.environ["CLOCK_FILE"]) if os.environ.get("CLOCK_FILE") else SystemClock()
     return serve(args, lambda messenger: build(clock=clock, messenger=messenger,
-                                               worker=f"{os.uname().nodename}:{os.getpid()}"))
+                                               worker=f"{os.uname().nodename}:{os.getpid()}"),
+                 platforms())
 
 
 def cmd_run(args) -> int:

@@ -1,15 +1,14 @@
 """`serve`: one aiohttp application for every platform on one port, plus the scheduler tick.
 
-Slack is served when its variables are set, Teams when MICROSOFT_APP_ID is (or TEAMS_EMULATOR=1,
-for the Bot Framework Emulator on a loopback HOST). Each platform module exposes `configured(env)`
-and `attach(app, services, router, env, inbox) -> str` (a line for the start-up banner); a
-ValueError from `attach` is a configuration the server refuses to start with. Every inbound
-request is stored in the inbox before it is acknowledged; this process's inbox worker drains it.
+The chat platforms are the ones `app.py` lists (`platforms()`), each known here only through
+the contract of bot/platform.py: served when `configured(env)`, with a line for the start-up
+banner either way; a ValueError from `attach` is a configuration the server refuses to start
+with. Every inbound request is stored in the inbox before it is acknowledged; this process's
+inbox worker drains it.
 """
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
 import sys
@@ -23,6 +22,7 @@ from bot.console.messenger import ConsoleMessenger
 from bot.files import add_file_routes, public_url
 from bot.inbox.worker import CLAIM_TIMEOUT, InboxWorker
 from bot.logs import AccessLog
+from bot.platform import Platform
 from bot.report.admin import add_admin_routes
 from bot.routing import RoutingMessenger
 from bot.webconsole.routes import add_console_routes
@@ -30,7 +30,6 @@ from storage.db import Unavailable
 from storage.outbox import ping
 
 log = logging.getLogger(__name__)
-PLATFORMS = ("slack", "teams")
 HEALTH_SECONDS = 0.8
 
 
@@ -47,7 +46,8 @@ def make_inbox(services, env: dict[str, str]) -> InboxWorker:
                        claim_timeout=timedelta(seconds=seconds))
 
 
-def make_app(services, router: RoutingMessenger, env: dict[str, str]) -> tuple[web.Application, list[str]]:
+def make_app(services, router: RoutingMessenger, env: dict[str, str],
+             platforms: list[Platform] | None = None) -> tuple[web.Application, list[str]]:
     app = web.Application(client_max_size=1024 * 1024)
     app["services"] = services
     inbox = app[INBOX] = make_inbox(services, env)
@@ -76,27 +76,22 @@ def make_app(services, router: RoutingMessenger, env: dict[str, str]) -> tuple[w
 
     app.router.add_get("/healthz", health)
     banner = []
-    for name in PLATFORMS:
-        module = _platform(name)
-        if module is None:
-            continue
-        if module.configured(env):
-            banner.append(module.attach(app, services, router, env, inbox))
+    for platform in _registered() if platforms is None else platforms:
+        if platform.configured(env):
+            banner.append(platform.attach(app, services, router, env, inbox))
         else:
-            banner.append(module.not_configured_line(env))
+            banner.append(platform.not_configured_line(env))
     banner.append(add_admin_routes(app, services, env))
     banner.append(add_file_routes(app, services, env))
     banner.append(add_console_routes(app, services, env))
     return app, banner
 
 
-def _platform(name: str):
-    try:
-        return importlib.import_module(f"bot.{name}.app")
-    except ModuleNotFoundError as error:
-        if error.name and error.name.startswith(f"bot.{name}"):
-            return None
-        raise
+def _registered() -> list[Platform]:
+    """The platforms the composition root lists (tests build apps without naming them)."""
+    from app import platforms
+
+    return platforms()
 
 
 def _ping(db, inbox: InboxWorker) -> dict:
@@ -117,20 +112,22 @@ def inbox_line(inbox: InboxWorker) -> str:
     return "Inbox: every request is stored before it is acknowledged; none parked"
 
 
-def console_inbox_wanted(env: dict[str, str]) -> bool:
-    """Demo mode: with no chat platform credentials, prompts land in the console inbox."""
+def console_inbox_wanted(env: dict[str, str], platforms: list[Platform]) -> bool:
+    """Demo mode: with no chat platform that reaches people, prompts land in the console inbox."""
     if env.get("CONSOLE_INBOX") in ("0", "1"):
         return env["CONSOLE_INBOX"] == "1"
-    return not (env.get("SLACK_BOT_TOKEN") or env.get("MICROSOFT_APP_ID"))
+    return not any(platform.reaches_people(env) for platform in platforms)
 
 
-def serve(args, build_services: Callable) -> int:
-    env = {**os.environ, "HOST": args.host}  # --host wins: /admin's cookie, Teams' Emulator check
+def serve(args, build_services: Callable, platforms: list[Platform] | None = None) -> int:
+    platforms = _registered() if platforms is None else platforms
+    env = {**os.environ, "HOST": args.host}  # --host wins: /admin's cookie, loopback checks
     env["PUBLIC_URL"] = public_url(env, args.host, args.port)
-    router = RoutingMessenger({}, ConsoleMessenger() if console_inbox_wanted(env) else None)
+    console = ConsoleMessenger() if console_inbox_wanted(env, platforms) else None
+    router = RoutingMessenger({}, console)
     services = build_services(router)
     try:
-        app, banner = make_app(services, router, env)
+        app, banner = make_app(services, router, env, platforms)
     except ValueError as error:
         print(f"Not starting: {error}", file=sys.stderr)
         return 2
@@ -160,7 +157,7 @@ def serve(args, build_services: Callable) -> int:
     print(f"Mentoring bot serving on http://{args.host}:{args.port} (database: {database})")
     for line in banner:
         print(f"  {line}")
-    if isinstance(router.fallback, ConsoleMessenger):  # Slack may be the fallback instead
+    if isinstance(router.fallback, ConsoleMessenger):  # a platform may be the fallback instead
         print("  Console inbox: on. Chat as a participant in another terminal, for example:")
         print("    .venv/bin/python app.py console --as jonas.berg@example.org")
     print(f"  Scheduler: one tick every {args.tick_seconds:g} s. Health: /healthz. Ctrl+C stops.")

@@ -4,6 +4,7 @@ Events, slash commands and interactivity share the one URL. Every request passes
 bot/slack/verify.py first (signature on the raw bytes, then shape, then workspace); Bolt and the
 listeners see only what passed. The listeners store the request in the inbox before Bolt
 answers 200 (`process_before_response`), and the inbox worker answers it (bot/inbox/).
+`SlackPlatform` is this adapter's side of bot/platform.py.
 """
 from __future__ import annotations
 
@@ -38,6 +39,25 @@ def configured(env: dict[str, str]) -> bool:
 def not_configured_line(env: dict[str, str]) -> str:
     return ("Slack: off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to serve it; "
             "add SLACK_APP_TOKEN for Socket Mode)")
+
+
+class SlackPlatform:
+    """Slack, as `serve` sees every platform (bot/platform.py)."""
+
+    name = PLATFORM
+
+    def configured(self, env: dict[str, str]) -> bool:
+        return configured(env)
+
+    def not_configured_line(self, env: dict[str, str]) -> str:
+        return not_configured_line(env)
+
+    def reaches_people(self, env: dict[str, str]) -> bool:
+        return bool(env.get("SLACK_BOT_TOKEN"))
+
+    def attach(self, app: web.Application, services, router, env: dict[str, str],
+               inbox) -> str:
+        return attach(app, services, router, env, inbox)
 
 
 def api_url(env: dict[str, str]) -> str:

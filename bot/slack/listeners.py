@@ -25,6 +25,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.inbox.worker import InboxWorker, Job
 from bot.language import language_of
+from bot.platform import Identities
 from bot.slack import inbound, render
 from bot.slack.messenger import SlackMessenger, failure, files_of
 from conversations.engine import Reply
@@ -35,7 +36,6 @@ from storage.inbox import Inbound
 log = logging.getLogger(__name__)
 ACK_BUDGET = 2.0  # seconds a form submit may spend before its ack (Slack allows 3)
 EMAIL_CACHE_SECONDS = 600
-KNOWN_KEPT = 100_000
 RESPONSE_URL_VALID = timedelta(minutes=25)  # Slack honours a response_url for 30 minutes
 
 
@@ -59,7 +59,7 @@ class SlackChat:
         self.inbox = inbox
         self.ack_budget = ack_budget
         self._emails: dict[str, tuple[float, str]] = {}
-        self._known: set[str] = set()  # Slack ids matched to a person (see _ref)
+        self.identities = Identities(inbound.PLATFORM, services.engine.is_known, inbox.in_thread)
         self._waiting: dict[str, _Waiting] = {}
         self._locales: dict[str, str] = {}
 
@@ -285,22 +285,13 @@ class SlackChat:
 
     async def _answer(self, job: Job, event) -> Reply:
         reply = await job.answer(event)
-        user = event.ref.user_id
-        if reply.person_id is not None:
-            if len(self._known) >= KNOWN_KEPT:
-                self._known.clear()
-            self._known.add(user)
-        elif not reply.failure and reply.messages:
-            self._known.discard(user)  # unknown (or forgotten): look the email up next time
+        self.identities.answered(event.ref.user_id, reply.person_id,
+                                 failed=bool(reply.failure) or not reply.messages)
         return reply
 
     async def _ref(self, user: str, team: str, channel: str = ""):
-        """Matched by email once (users.info), by Slack id ever after: a person this process
-        has answered costs no look-up at all, neither Slack's nor the database's."""
-        if user in self._known:
-            return inbound.ref_for(user, team, "", channel)
-        known = await self.inbox.in_thread(self.engine.is_known, inbound.PLATFORM, user)
-        email = "" if known else await self._email(user)
+        """Matched by email once (users.info), by Slack id ever after (bot/platform.py)."""
+        email = await self.identities.email_if_needed(user, lambda: self._email(user))
         return inbound.ref_for(user, team, email, channel, self._locales.get(user, ""))
 
     async def on_user_change(self, body: dict) -> None:
@@ -309,7 +300,7 @@ class SlackChat:
         user_id = user.get("id") if isinstance(user, dict) else None
         if isinstance(user_id, str):
             self._emails.pop(user_id, None)
-            self._known.discard(user_id)
+            self.identities.forget(user_id)
 
     async def _email(self, user: str) -> str:
         cached = self._emails.get(user)

@@ -5,11 +5,11 @@ its reply goes back as markdown or an Adaptive Card. A verified activity is stor
 inbox before Teams gets its 200; the inbox worker answers it through `process` (bot/inbox/).
 The endpoint exists only when asked for: with MICROSOFT_APP_ID every request's token is
 validated; TEAMS_EMULATOR=1 serves it without validation for the Bot Framework Emulator, on a
-loopback address only, calling loopback addresses only (see bot/teams/service_urls.py). With neither, /api/messages is a 404.
+loopback address only, calling loopback addresses only (see bot/teams/service_urls.py). With
+neither, /api/messages is a 404. `TeamsPlatform` is this adapter's side of bot/platform.py.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import uuid
@@ -17,6 +17,7 @@ import uuid
 from aiohttp import web
 
 from bot.inbox.worker import InboxWorker, Job
+from bot.platform import Identities
 from bot.teams.auth import AuthUnavailable, BotAuth, Settings, Unauthorized
 from bot.teams.connector import Connector
 from bot.teams.files import INVOKE_NAME, TeamsFiles
@@ -24,6 +25,7 @@ from bot.teams.inbound import PLATFORM, is_card_submit, parse, ref_for, to_event
 from bot.teams.messenger import SentCards, TeamsMessenger
 from bot.teams.render import answered, submit_label
 from bot.teams.service_urls import ServiceUrls, is_loopback_host
+from conversations.engine import Reply
 from conversations.messages import Message, TextReceived
 from conversations.outbox import DeliveryFailed
 from storage.db import Unavailable
@@ -42,6 +44,25 @@ def configured(env: dict[str, str]) -> bool:
 def not_configured_line(env: dict[str, str]) -> str:
     return ("Teams: off (set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD to serve Teams, "
             "or TEAMS_EMULATOR=1 for the Bot Framework Emulator on a loopback HOST)")
+
+
+class TeamsPlatform:
+    """Teams, as `serve` sees every platform (bot/platform.py)."""
+
+    name = PLATFORM
+
+    def configured(self, env: dict[str, str]) -> bool:
+        return configured(env)
+
+    def not_configured_line(self, env: dict[str, str]) -> str:
+        return not_configured_line(env)
+
+    def reaches_people(self, env: dict[str, str]) -> bool:
+        return bool((env.get("MICROSOFT_APP_ID") or "").strip())
+
+    def attach(self, app: web.Application, services, router, env: dict[str, str],
+               inbox) -> str:
+        return attach(app, services, router, env, inbox)
 
 
 def _emulator(env: dict[str, str]) -> bool:
@@ -90,6 +111,7 @@ class TeamsEndpoint:
         self.clock = services.clock
         self.wall = services.wall.now
         self.inbox = inbox
+        self.identities = Identities(PLATFORM, services.engine.is_known, inbox.in_thread)
         self.auth = auth
         self.messenger = messenger
         self.connector = messenger.connector
@@ -158,7 +180,7 @@ class TeamsEndpoint:
         event = to_event(activity, ref_for(activity, user_id, email), self.clock.now())
         if event is None:
             return
-        reply = await job.answer(event)
+        reply = await self._answer(job, event)
         if is_card_submit(activity) and reply.messages \
                 and not any(m.refused for m in reply.messages):
             await self.close_card(activity)
@@ -183,8 +205,14 @@ class TeamsEndpoint:
             event_id = f"{activity['id']}:{user_id}" if activity.get("id") else ""
             greeting = TextReceived(ref_for(activity, user_id, email), "help", self.clock.now(),
                                     event_id=event_id)
-            reply = await job.answer(greeting)
+            reply = await self._answer(job, greeting)
             await self.reply(activity, reply.messages, person_id=reply.person_id)
+
+    async def _answer(self, job: Job, event) -> Reply:
+        reply = await job.answer(event)
+        self.identities.answered(event.ref.user_id, reply.person_id,
+                                 failed=bool(reply.failure) or not reply.messages)
+        return reply
 
     async def on_file_consent(self, activity: dict) -> None:
         """The user accepted or declined a file (bot/teams/files.py does the work)."""
@@ -197,10 +225,9 @@ class TeamsEndpoint:
         The roster look-up happens once: after it, the AAD object id finds the person.
         """
         user_id = str(account.get("aadObjectId") or "")
-        if user_id and await asyncio.to_thread(self.engine.is_known, PLATFORM, user_id):
+        if user_id and await self.identities.known(user_id):
             return user_id, ""
-        if not user_id and account.get("id") and await asyncio.to_thread(
-                self.engine.is_known, PLATFORM, str(account["id"])):
+        if not user_id and account.get("id") and await self.identities.known(str(account["id"])):
             return str(account["id"]), ""
         member = await self.connector.member(str(activity.get("serviceUrl", "")),
                                              _conversation_id(activity),
