@@ -24,12 +24,14 @@ HEADERS = {
                                "img-src 'self' data:; base-uri 'none'; form-action 'self'; "
                                "frame-ancestors 'none'",
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
+    # Nothing to other sites; our own forms keep their Origin (with `no-referrer` a browser
+    # sends `Origin: null`, and the sign-in form checks its origin).
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }
 # The report page keeps its own inline stylesheet (it is mailed and archived as one file).
-REPORT_HEADERS = {**HEADERS, "Content-Security-Policy":
+REPORT_HEADERS = {**HEADERS, "Referrer-Policy": "no-referrer", "Content-Security-Policy":
                   "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
                   "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"}
 

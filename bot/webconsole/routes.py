@@ -20,6 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -157,6 +158,9 @@ class Console:
 
     async def use_link(self, request: web.Request) -> web.Response:
         lang = self.lang_of(request)
+        if not _same_origin(request):  # another site cannot sign a browser in to its session
+            log.info("console sign-in refused: the form came from another site")
+            return self.page(None, lang, "forbidden.html.j2", status=403)
         token = await self.in_db(access.redeem_link, request.match_info["token"],
                                  self.clock.now())
         if token is None:
@@ -225,6 +229,12 @@ class Console:
     async def stylesheet(self, request: web.Request) -> web.Response:
         return web.Response(text=pages.CSS, content_type="text/css", headers={
             "Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"})
+
+
+def _same_origin(request: web.Request) -> bool:
+    """No `Origin` (an older browser), or this server's own host."""
+    origin = request.headers.get("Origin")
+    return origin is None or urlsplit(origin).netloc == request.host
 
 
 def _accepted(request: web.Request) -> str | None:

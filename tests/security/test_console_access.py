@@ -49,7 +49,10 @@ def _client() -> aiohttp.ClientSession:
 
 async def _sign_in(client, server, services, email=MANAGER) -> str:
     """Follow the chat link as a browser would: the page, then its Sign in button."""
-    path = urlsplit(console_link(services, email)).path
+    return await _sign_in_with(client, server, urlsplit(console_link(services, email)).path)
+
+
+async def _sign_in_with(client, server, path: str) -> str:
     async with client.get(server.make_url(path)) as page:
         assert page.status == 200 and "<form method=\"post\">" in await page.text()
     async with client.post(server.make_url(path), allow_redirects=False) as signed:
@@ -82,6 +85,15 @@ async def test_a_chat_link_signs_a_manager_in_once_and_shows_only_their_programm
         token = path.rsplit("/", 1)[1]
         assert all(token not in (row.token_hash,) for row in session.exec(select(ConsoleSession)))
         assert session.exec(select(ConsoleLink)).first() is None
+
+
+async def test_a_link_is_not_used_from_a_form_on_another_site(server, console_services):
+    path = urlsplit(console_link(console_services)).path
+    async with _client() as client:
+        async with client.post(server.make_url(path), allow_redirects=False,
+                               headers={"Origin": "https://evil.example"}) as forged:
+            assert forged.status == 403 and COOKIE not in forged.cookies
+        await _sign_in_with(client, server, path)  # still unused: it works from here
 
 
 async def test_a_link_expires_after_ten_minutes_and_a_participant_gets_none(
