@@ -117,7 +117,7 @@ def world(services, clock):
         say(services, email, "help")
     say(services, JONAS, "next friday 10:00")
     say(services, ANNA, "log yesterday 14:00 1h we talked about saying no")
-    say(services, ANNA, "next tuesday 9:00")
+    say(services, LARS, "next tuesday 9:00")  # in a group the mentor books
     say(services, SOFIE, "reflect")
     say(services, MAJA, "announce everyone monday 14:00 Master class on feedback")
     say(services, MAJA, "announce confirm")
