@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bot.files import public_url
 from bot.logs import configure as configure_logging
 from conversations.clock import Clock, FakeClock
 from conversations.engine import Engine
@@ -65,7 +66,10 @@ def build(*, clock: Clock, messenger: Messenger, db: Database | None = None,
     texts = Texts()
     organizer = os.environ.get("BOT_EMAIL", "").strip() or DEFAULT_BOT_EMAIL
     return Services(db=db, clock=clock, texts=texts,
-                    engine=Engine(db, clock, texts, organizer=organizer),
+                    engine=Engine(db, clock, texts, organizer=organizer,
+                                  public_url=public_url(os.environ,
+                                                        os.environ.get("HOST", "127.0.0.1"),
+                                                        int(os.environ.get("PORT", "3978")))),
                     ticker=Ticker(db, clock),
                     dispatcher=Dispatcher(db, clock, texts, messenger, worker=worker,
                                           organizer=organizer),
