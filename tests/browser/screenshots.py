@@ -29,7 +29,8 @@ def _month_of_programme(live: LiveWorkspace, clock: FakeClock) -> None:
     clock.advance(days=8, hours=3)  # Wednesday 9 September, 11:00 in Copenhagen
     say(services, "sofie.lund@example.org", "log yesterday 14:00 45m first meeting")
     say(services, "jonas.berg@example.org", "log monday 10:00 1h getting to know each other")
-    say(services, "jonas.berg@example.org", "next 2026-10-05 15:00")
+    booked = say(services, "jonas.berg@example.org", "next 2026-10-05 16:00")  # 09:00 Chicago
+    assert any("Booked" in line for line in booked), booked
     clock.advance(days=20)  # Tuesday 29 September: Jonas's next meeting is ahead
     say(services, MANAGER, "announce everyone 2026-10-20 14:00 Master class on feedback, "
                            "room 3. See you, {{ first_name }}!")
