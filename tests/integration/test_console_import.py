@@ -26,8 +26,8 @@ BAD = CHANGED.replace("jonas.berg@example.org,Jonas Berg,mentee,nordlys-02,Europ
 
 
 @pytest.fixture
-def console_services(sqlite_database, clock, tmp_path):
-    return services_with_two_programmes(sqlite_database, clock, tmp_path)
+def console_services(database, clock, tmp_path):
+    return services_with_two_programmes(database, clock, tmp_path)
 
 
 @pytest.fixture
