@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, delete, select
 
+from storage.console_access import end_sessions_of
 from storage.files import forget_files
 from storage.people import roles_of
 from storage.tables import (
@@ -87,6 +88,7 @@ def forget_person(session: Session, person: Person) -> dict[str, int]:
                                                .where(Identity.person_id == pid))):
         session.execute(delete(ProcessedEvent).where(_carries(platform, user_id)))
     forget_files(session, pid)  # files still waiting for consent or behind a link
+    end_sessions_of(session, pid)  # a manager's console sessions and unused sign-in links
     session.execute(delete(Identity).where(Identity.person_id == pid))
     person.snoozed_until, person.optional_opt_out = None, False
     session.add(person)

@@ -145,6 +145,19 @@ async def test_sessions_end_when_idle_signed_out_or_removed_from_the_roster(
             assert session.exec(select(ConsoleSession)).first() is None
 
 
+async def test_forget_signs_a_manager_out_everywhere_and_drops_their_unused_links(
+        server, console_services):
+    async with _client() as client:
+        await _sign_in(client, server, console_services)
+        console_link(console_services, MANAGER)  # a second link, asked for and never opened
+        assert (await _page(client, server, "/console"))[0] == 200
+        say(console_services, MANAGER, "forget confirm")
+        assert (await _page(client, server, "/console"))[0] == 401
+    with console_services.db.unit() as session:
+        assert session.exec(select(ConsoleSession)).first() is None
+        assert session.exec(select(ConsoleLink)).first() is None
+
+
 async def test_forms_need_the_sessions_csrf_token(server, console_services):
     async with _client() as client:
         await _sign_in(client, server, console_services)
