@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bot.files import public_url
 from bot.logs import configure as configure_logging
+from bot.settings import DEFAULT_BOT_EMAIL, Settings, SettingsError
 from conversations.clock import Clock, FakeClock
 from conversations.engine import Engine
 from conversations.outbox import Dispatcher, Messenger
@@ -30,8 +31,6 @@ from storage.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent
 SAMPLE = ROOT / "examples" / "programme.toml"
-# The organizer of the bot's calendar invites; set BOT_EMAIL to an address of your own domain.
-DEFAULT_BOT_EMAIL = "mentoring-bot@mentor-companion.invalid"
 log = logging.getLogger("mentor")
 
 
@@ -60,11 +59,12 @@ class Services:
 
 
 def build(*, clock: Clock, messenger: Messenger, db: Database | None = None,
-          worker: str = "main") -> Services:
-    db = db or Database()
+          worker: str = "main", settings: Settings | None = None) -> Services:
+    settings = settings or Settings()
+    db = db or Database(settings.database_url)
     upgrade(db.engine)
     texts = Texts()
-    organizer = os.environ.get("BOT_EMAIL", "").strip() or DEFAULT_BOT_EMAIL
+    organizer = settings.bot_email or DEFAULT_BOT_EMAIL
     return Services(db=db, clock=clock, texts=texts,
                     engine=Engine(db, clock, texts, organizer=organizer,
                                   public_url=public_url(os.environ,
@@ -104,7 +104,7 @@ def parse_now(value: str | None) -> Clock:
 def cmd_import(args) -> int:
     from bot.cli.importer import import_file
 
-    db = Database()
+    db = Database(args.settings.database_url)
     upgrade(db.engine)
     # The engine's clock, not the machine's: a rehearsal (`--now`) imports at its own moment,
     # so pairs start when the rehearsed programme does.
@@ -116,7 +116,8 @@ def cmd_console(args) -> int:
     from bot.console.app import ConsoleSession
     from bot.console.messenger import ConsoleMessenger
 
-    services = build(clock=parse_now(args.now), messenger=ConsoleMessenger(), worker="console")
+    services = build(clock=parse_now(args.now), messenger=ConsoleMessenger(), worker="console",
+                     settings=args.settings)
     session = ConsoleSession(engine=services.engine, db=services.db, pump=services.pump,
                              email=args.as_email)
     interactive = sys.stdin.isatty()
@@ -148,7 +149,7 @@ def cmd_simulate(args) -> int:
 def cmd_report(args) -> int:
     from bot.report.cli import run
 
-    db = Database()
+    db = Database(args.settings.database_url)
     upgrade(db.engine)
     try:
         return run(db, parse_now(args.now).now(), Texts(), sys.stdout, slug=args.programme,
@@ -162,7 +163,8 @@ def cmd_announce(args) -> int:
     from bot.cli.announce import announce
     from bot.console.messenger import ConsoleMessenger
 
-    services = build(clock=parse_now(args.now), messenger=ConsoleMessenger(), worker="cli")
+    services = build(clock=parse_now(args.now), messenger=ConsoleMessenger(), worker="cli",
+                     settings=args.settings)
     return announce(services.engine, manager=args.as_email, audience=args.audience,
                     text=args.text, event=args.event, send_at=args.send_at, yes=args.yes,
                     out=sys.stdout)
@@ -179,14 +181,16 @@ def platforms() -> list:
 def cmd_serve(args) -> int:
     from bot.web import serve
 
-    clock = FileClock(os.environ["CLOCK_FILE"]) if os.environ.get("CLOCK_FILE") else SystemClock()
+    settings = args.settings
+    clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()
     return serve(args, lambda messenger: build(clock=clock, messenger=messenger,
-                                               worker=f"{os.uname().nodename}:{os.getpid()}"),
-                 platforms())
+                                               worker=f"{os.uname().nodename}:{os.getpid()}",
+                                               settings=settings),
+                 platforms(), settings)
 
 
 def cmd_run(args) -> int:
-    db = Database()
+    db = Database(args.settings.database_url)
     upgrade(db.engine)
     from bot.cli.importer import import_file, has_programmes
 
@@ -198,19 +202,25 @@ def cmd_run(args) -> int:
 
 
 def cmd_migrate(args) -> int:
-    upgrade(Database().engine)
+    upgrade(Database(args.settings.database_url).engine)
     print("Database schema is up to date.")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
+    if settings is None:
+        try:
+            settings = Settings.from_environ()
+        except SettingsError as error:
+            print(f"Not starting: {error}", file=sys.stderr)
+            return 2
     parser = argparse.ArgumentParser(prog="app.py", description="Mentoring companion bot")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("run", "serve"):
         p = sub.add_parser(name, help="serve Slack/Teams endpoints and run the scheduler")
-        p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3978")))
-        p.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-        p.add_argument("--tick-seconds", type=float, default=float(os.environ.get("TICK_SECONDS", "30")))
+        p.add_argument("--port", type=int, default=settings.port)
+        p.add_argument("--host", default=settings.host)
+        p.add_argument("--tick-seconds", type=float, default=settings.tick_seconds)
         p.set_defaults(func=cmd_run if name == "run" else cmd_serve)
     p = sub.add_parser("console", help="chat with the bot in the terminal as a participant")
     p.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
@@ -251,9 +261,15 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("migrate", help="bring the database schema up to date")
     p.set_defaults(func=cmd_migrate)
     args = parser.parse_args(argv)
+    args.settings = settings
     return args.func(args)
 
 
 if __name__ == "__main__":
-    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))  # the process's, so not in main()
-    sys.exit(main())
+    try:
+        SETTINGS = Settings.from_environ()  # the one reading of the environment
+    except SettingsError as error:
+        print(f"Not starting: {error}", file=sys.stderr)
+        sys.exit(2)
+    configure_logging(SETTINGS.log_level)  # the process's, so not in main()
+    sys.exit(main(settings=SETTINGS))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 from collections.abc import Callable
 from datetime import timedelta
@@ -23,6 +22,7 @@ from bot.files import add_file_routes, public_url
 from bot.inbox.worker import CLAIM_TIMEOUT, InboxWorker
 from bot.logs import AccessLog
 from bot.platform import Platform
+from bot.settings import Settings
 from bot.report.admin import add_admin_routes
 from bot.routing import RoutingMessenger
 from bot.webconsole.routes import add_console_routes
@@ -119,9 +119,11 @@ def console_inbox_wanted(env: dict[str, str], platforms: list[Platform]) -> bool
     return not any(platform.reaches_people(env) for platform in platforms)
 
 
-def serve(args, build_services: Callable, platforms: list[Platform] | None = None) -> int:
+def serve(args, build_services: Callable, platforms: list[Platform] | None = None,
+          settings: Settings | None = None) -> int:
     platforms = _registered() if platforms is None else platforms
-    env = {**os.environ, "HOST": args.host}  # --host wins: /admin's cookie, loopback checks
+    settings = settings or Settings.from_environ()
+    env = settings.env_for_serve(args.host)  # --host wins: /admin's cookie, loopback checks
     env["PUBLIC_URL"] = public_url(env, args.host, args.port)
     console = ConsoleMessenger() if console_inbox_wanted(env, platforms) else None
     router = RoutingMessenger({}, console)

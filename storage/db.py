@@ -1,7 +1,6 @@
 """Database engine and sessions: SQLite by default, PostgreSQL when DATABASE_URL says so."""
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from sqlalchemy import event
@@ -13,7 +12,9 @@ CONNECT_SECONDS = 5
 
 
 def database_url() -> str:
-    return os.environ.get("DATABASE_URL") or DEFAULT_URL
+    """The default: a file beside the program. DATABASE_URL is read by bot/settings.py and
+    handed over by app.py."""
+    return DEFAULT_URL
 
 
 def make_engine(url: str | None = None) -> Engine:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import struct
 import sys
@@ -84,7 +83,12 @@ def draw_icons() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Zip the Teams app package for upload.")
-    parser.add_argument("--app-id", default=os.environ.get("MICROSOFT_APP_ID", ""),
+    if str(ROOT) not in sys.path:  # run as `python bot/teams/package.py` (make teams-package)
+        sys.path.insert(0, str(ROOT))
+    from bot.settings import Settings
+
+    app_id = Settings.from_environ().env.get("MICROSOFT_APP_ID", "")
+    parser.add_argument("--app-id", default=app_id,
                         help="the bot registration's app id (default: $MICROSOFT_APP_ID)")
     parser.add_argument("--out", default=str(ROOT / "dist" / "teams-app.zip"))
     parser.add_argument("--icons", action="store_true", help="redraw the two icons and stop")
