@@ -7,6 +7,7 @@ clock: a claim's age decides a takeover, whatever moment the engine's clock says
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -49,22 +50,31 @@ def _exists(session: Session, *where) -> bool:
     return session.exec(select(InboxItem.id).where(*where).limit(1)).first() is not None
 
 
-def anything_to_claim(session: Session, now: datetime) -> bool:
+def anything_to_claim(session: Session, now: datetime,
+                      platforms: Collection[str] | None = None) -> bool:
     """A read before any write: an idle worker never takes SQLite's write lock."""
     return _exists(session, InboxItem.status == "pending",
-                   InboxItem.next_try_at.is_(None) | (InboxItem.next_try_at <= now))
+                   InboxItem.next_try_at.is_(None) | (InboxItem.next_try_at <= now),
+                   *_of(platforms))
 
 
-def claim(session: Session, now: datetime, worker: str, limit: int) -> list[InboxItem]:
+def _of(platforms: Collection[str] | None) -> list:
+    return [] if platforms is None else [InboxItem.platform.in_(list(platforms))]
+
+
+def claim(session: Session, now: datetime, worker: str, limit: int,
+          platforms: Collection[str] | None = None) -> list[InboxItem]:
     """Mark up to `limit` rows as claimed by `worker` and return them, oldest first: each the
-    oldest open row of its sender, so no two rows of one person are ever in flight."""
+    oldest open row of its sender, so no two rows of one person are ever in flight. Only rows
+    of `platforms` (those this process serves), when given."""
     earlier = aliased(InboxItem)
     before = (select(earlier.id).where(earlier.sender == InboxItem.sender,
                                        earlier.id < InboxItem.id, earlier.status.in_(OPEN))
               .exists())
     ready = (select(InboxItem.id)
              .where(InboxItem.status == "pending",
-                    InboxItem.next_try_at.is_(None) | (InboxItem.next_try_at <= now), ~before)
+                    InboxItem.next_try_at.is_(None) | (InboxItem.next_try_at <= now), ~before,
+                    *_of(platforms))
              .order_by(InboxItem.id).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         ready = ready.with_for_update(skip_locked=True)
@@ -118,12 +128,19 @@ def take_over(session: Session, now: datetime, timeout: timedelta, max_attempts:
     return parked + back
 
 
-def ready_count(session: Session, now: datetime, worker: str) -> int:
-    """Rows `worker` could still work on: pending and due, or claimed by it."""
+def ready_count(session: Session, now: datetime, worker: str,
+                platforms: Collection[str] | None = None) -> int:
+    """Rows `worker` could still work on: pending and due (of `platforms`), or claimed by it."""
     return session.exec(select(func.count()).select_from(InboxItem).where(
         ((InboxItem.status == "pending")
-         & (InboxItem.next_try_at.is_(None) | (InboxItem.next_try_at <= now)))
+         & (InboxItem.next_try_at.is_(None) | (InboxItem.next_try_at <= now)) & _all(platforms))
         | ((InboxItem.status == "claimed") & (InboxItem.claimed_by == worker[:80])))).one()
+
+
+def _all(platforms: Collection[str] | None):
+    from sqlalchemy import true
+
+    return true() if platforms is None else InboxItem.platform.in_(list(platforms))
 
 
 def open_count(session: Session) -> int:

@@ -167,9 +167,10 @@ class InboxWorker:
                 if taken := inbox.take_over(session, now, self.claim_timeout, self.max_attempts):
                     log.warning("took over %d inbox requests left by a stopped process", taken)
                 inbox.purge_done(session, now - KEEP_DONE)
-            if not inbox.anything_to_claim(session, now):
+            served = list(self.processors)  # another replica may serve another platform
+            if not inbox.anything_to_claim(session, now, served):
                 return []
-            return inbox.claim(session, now, self.name, limit)
+            return inbox.claim(session, now, self.name, limit, served)
 
     async def _process(self, row: InboxItem) -> None:
         processor = self.processors.get(row.platform)
@@ -225,7 +226,7 @@ class InboxWorker:
     def _open(self) -> int:
         now = self.wall()
         with self.db.unit() as session:
-            return inbox.ready_count(session, now, self.name)
+            return inbox.ready_count(session, now, self.name, list(self.processors))
 
     def health(self) -> dict:
         with self.db.unit() as session:
