@@ -1,17 +1,24 @@
-"""Benchmark: an announcement to 10,000 people through a Slack that enforces its rate limit.
+"""Benchmark: an announcement to 10,000 people through a Slack (or Teams) that enforces its limit.
 
 The fake Slack Web API (tests/fake_slack_api.py) gets a workspace-wide token bucket on
-chat.postMessage: N posts a second (a short burst allowed), HTTP 429 with Retry-After past it.
-A generated programme of 5,000 pairs (10,000 people, all with Slack identities) is imported;
-the manager says `announce everyone …` and `announce confirm` to the engine; then the outbox
-delivers through the real Slack messenger, wired as `serve` wires it (bot/slack/app.attach),
-paced just under the fake's limit: SLACK_POSTS_PER_MINUTE = 60 × N × pace (0.95 by default;
-pacing at exactly the limit meets a strict bucket with network jitter and collects 429s, each
-holding every post back for Retry-After). The delivery loop is the
-pump's delivery half (Dispatcher.run_once), run in this process until every row is settled.
+chat.postMessage: N posts a second (a short burst allowed), HTTP 429 with Retry-After past it;
+with --platform teams the fake Bot Connector (tests/fake_teams_connector.py) gets the same
+bucket on new activities (N = 50 by default, Teams' per-app ceiling). A generated programme of
+5,000 pairs (10,000 people, all with an identity on that platform) is imported; the manager says
+`announce everyone …` and `announce confirm` to the engine; then the outbox delivers through the
+real messenger, wired as `serve` wires it (bot/web.make_app), paced just under the fake's limit
+(pace × N: SLACK_POSTS_PER_MINUTE for Slack; the connector's app budget for Teams). A strict
+pacer (no credit after a pause), the next batch prepared while the current one is sent, several
+sends in flight, "sent" marks committed in small groups.
+
+--replicas 2 runs two outboxes (two dispatchers with their own messenger and pacer, in this
+process) on the same database, each with REPLICAS=2: each paces at half the budget (an explicit
+per-replica share), and claims keep them from sending the same row.
 
 Targets: at least 90 % of the allowed rate, nothing lost, nothing posted twice.
-    python bench/broadcast.py [--rate 100] [--burst 10] [--pace 0.95] [--pairs 5000] [--postgres]
+    python bench/broadcast.py [--platform slack|teams] [--replicas 1|2] [--rate N] [--burst 10]
+                              [--pace 0.95] [--pairs 5000] [--postgres]
+    python bench/broadcast.py --all      # Slack and Teams, one and two replicas, one run each
 """
 from __future__ import annotations
 
@@ -32,16 +39,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (CpuWatch, fresh_postgres, generated_roster,  # noqa: E402
                      import_roster, machine, verdict)
 from aiohttp import web  # noqa: E402
-from sqlalchemy import insert, select  # noqa: E402
+from sqlalchemy import func, insert, select  # noqa: E402
 
 from bot.console.inbound import ref_for  # noqa: E402
 from bot.routing import RoutingMessenger  # noqa: E402
+from bot.teams.connector import Pacer as TeamsPacer  # noqa: E402
 from bot.web import make_app  # noqa: E402
 from conversations.messages import TextReceived  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.tables import Delivery, Identity, Person  # noqa: E402
 from tests.fake_slack_api import SECRET, TEAM, TOKEN, Call, FakeSlack, dm_of  # noqa: E402
+from tests.fake_teams_connector import EMULATOR, FakeConnector, teams_user  # noqa: E402
 from tests.fakes import plain  # noqa: E402
 
 # A Tuesday, 10:00 in Copenhagen: inside everyone's working hours for the next seven hours.
@@ -50,6 +59,7 @@ MANAGER = "manager@example.org"
 PAUSE = 0.2  # seconds without a post that count as a pause in the stream
 TEXT = ("Master class on giving feedback, Thursday in room 3. See you there, {{ first_name }}! "
         "(bench {n})")
+DEFAULT_RATE = {"slack": 100.0, "teams": 50.0}
 
 
 class RunningClock:
@@ -62,18 +72,14 @@ class RunningClock:
         return self.start + timedelta(seconds=time.monotonic() - self.t0)
 
 
-class RateLimitedSlack(FakeSlack):
-    """chat.postMessage through one token bucket for the workspace: `rate` a second, `burst`
-    at once; past it HTTP 429 with Retry-After (whole seconds, as Slack sends it)."""
+class Bucket:
+    """One token bucket: `rate` a second, `burst` at once."""
 
-    def __init__(self, users: dict[str, str], rate: float, burst: int) -> None:
-        super().__init__(users)
+    def __init__(self, rate: float, burst: int) -> None:
         self.rate, self.burst = rate, burst
         self._tokens, self._refilled = float(burst), time.monotonic()
-        self.limited = 0
-        self.ok_posts: list[tuple[float, str]] = []  # (when, channel) of every post answered ok
 
-    def _take(self) -> float:
+    def take(self) -> float:
         """0 if a token was taken, else the seconds until the next one."""
         now = time.monotonic()
         self._tokens = min(self.burst, self._tokens + (now - self._refilled) * self.rate)
@@ -83,10 +89,21 @@ class RateLimitedSlack(FakeSlack):
             return 0.0
         return (1 - self._tokens) / self.rate
 
+
+class RateLimitedSlack(FakeSlack):
+    """chat.postMessage through one token bucket for the workspace; past it HTTP 429 with
+    Retry-After (whole seconds, as Slack sends it)."""
+
+    def __init__(self, users: dict[str, str], rate: float, burst: int, clock) -> None:
+        super().__init__(users, clock=clock)
+        self.bucket = Bucket(rate, burst)
+        self.limited = 0
+        self.ok_posts: list[tuple[float, str]] = []  # (when, channel) of every post answered ok
+
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         if method == "chat.postMessage":
-            wait = self._take()
+            wait = self.bucket.take()
             if wait > 0:
                 self.limited += 1
                 self.calls.append(Call(method, {}, time.monotonic(), status=429))
@@ -102,43 +119,100 @@ class RateLimitedSlack(FakeSlack):
         return {"ok": True, "channel": params.get("channel"), "ts": self._next_ts()}
 
 
-def slack_ids(db: Database) -> dict[int, str]:
-    """Every participant's Slack user id (person id → U…); the manager is left out."""
+class RateLimitedConnector(FakeConnector):
+    """New activities through one token bucket for the app; past it HTTP 429 with Retry-After.
+    Cards are not checked against their schema here, and calls keep no bodies (10,000 of them)."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        super().__init__()
+        self.bucket = Bucket(rate, burst)
+        self.limited = 0
+        self.ok_posts: list[tuple[float, str]] = []
+
+    @staticmethod
+    def _check_cards(body: dict) -> None:
+        return None
+
+    async def _record(self, request: web.Request, method: str) -> web.Response:
+        if method == "POST":
+            wait = self.bucket.take()
+            if wait > 0:
+                self.limited += 1
+                await request.read()
+                return web.json_response({"error": {"code": "Throttled"}}, status=429,
+                                         headers={"Retry-After": str(max(1, math.ceil(wait)))})
+        response = await super()._record(request, method)
+        call = self.calls[-1]
+        call.body = {}
+        if method == "POST" and call.status < 300:
+            self.ok_posts.append((time.monotonic(), call.conversation_id))
+        return response
+
+
+def participants(db: Database) -> dict[int, str]:
+    """Every participant's email (person id → email); the manager is left out."""
     with db.engine.connect() as conn:
         people = conn.execute(select(Person.id, Person.email)).all()
-    return {pid: f"U{pid:06d}" for pid, email in people if email != MANAGER}
+    return {pid: email for pid, email in people if email != MANAGER}
 
 
-def add_identities(db: Database, ids: dict[int, str], at: datetime) -> None:
-    """As if each had written to the bot once: their Slack id and their DM with the bot."""
-    rows = [dict(person_id=pid, platform="slack", user_id=user, tenant_id=TEAM,
-                 conversation_id=dm_of(user), service_url="", updated_at=at)
-            for pid, user in ids.items()]
+def add_identities(db: Database, rows: list[dict]) -> None:
+    """As if each had written to the bot once: their id and their chat with the bot."""
     with db.engine.begin() as conn:
         for first in range(0, len(rows), 5000):
             conn.execute(insert(Identity), rows[first:first + 5000])
 
 
-async def run(db: Database, args) -> dict:
-    clock = RunningClock(START)
-    ids = slack_ids(db)
-    add_identities(db, ids, START)
-    with db.engine.connect() as conn:
-        emails = dict(conn.execute(select(Person.id, Person.email)).all())
-    fake = await RateLimitedSlack({user: emails[pid] for pid, user in ids.items()},
-                                  args.rate, args.burst).start()
-    try:
-        from app import build
+async def start_platform(args, db: Database, clock) -> tuple[object, dict[int, str], dict]:
+    """The rate-limited fake, each participant's conversation there, and the env for make_app."""
+    people = participants(db)
+    if args.platform == "slack":
+        ids = {pid: f"U{pid:06d}" for pid in people}
+        add_identities(db, [dict(person_id=pid, platform="slack", user_id=user, tenant_id=TEAM,
+                                 conversation_id=dm_of(user), service_url="", updated_at=START)
+                            for pid, user in ids.items()])
+        fake = await RateLimitedSlack({ids[pid]: people[pid] for pid in people}, args.rate,
+                                      args.burst, clock).start()
+        env = {"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
+               "SLACK_API_URL": fake.api_url, "SLACK_POSTS_PER_MINUTE": f"{per_minute(args):g}"}
+        return fake, {pid: dm_of(user) for pid, user in ids.items()}, env
+    fake = await RateLimitedConnector(args.rate, args.burst).start()
+    users = {pid: teams_user(email) for pid, email in people.items()}
+    add_identities(db, [dict(person_id=pid, platform="teams", user_id=user.aad_object_id,
+                             tenant_id="", conversation_id=user.conversation_id,
+                             service_url=fake.url, updated_at=START)
+                        for pid, user in users.items()])
+    return fake, {pid: user.conversation_id for pid, user in users.items()}, dict(EMULATOR)
 
-        router = RoutingMessenger({}, None)
-        services = build(clock=clock, messenger=router, db=db, worker="bench")
-        _app, banner = make_app(services, router, {
-            "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": fake.api_url, "SLACK_POSTS_PER_MINUTE": f"{per_minute(args):g}"})
-        assert any(line.startswith("Slack: live") for line in banner), banner
+
+def paced_teams(router, args) -> None:
+    """The connector's app budget at pace × the fake's limit (serve keeps Teams' 50 a second),
+    each replica at its share."""
+    connector = router.messengers["teams"].connector
+    per_second = max(int(args.rate * args.pace), 1)
+    connector.pacer = TeamsPacer(per_app=((per_second, 1.0),), replicas=args.replicas)
+
+
+async def run(db: Database, args) -> dict:
+    from app import build
+
+    clock = RunningClock(START)
+    fake, conversation_of, env = await start_platform(args, db, clock)
+    replicas = []
+    try:
+        for n in range(args.replicas):
+            router = RoutingMessenger({}, None)
+            services = build(clock=clock, messenger=router, db=db, worker=f"bench-{n}")
+            _app, banner = make_app(services, router, {**env, "REPLICAS": str(args.replicas)})
+            live = f"{args.platform.capitalize()}: live"
+            assert any(line.startswith(live) for line in banner), banner
+            if args.platform == "teams":
+                paced_teams(router, args)
+            replicas.append(services)
+        engine = replicas[0].engine
 
         def say(line: str) -> str:
-            reply = services.engine.handle(TextReceived(ref_for(MANAGER), line, clock.now()))
+            reply = engine.handle(TextReceived(ref_for(MANAGER), line, clock.now()))
             return " / ".join(plain(m.text) for m in reply.messages)
 
         preview = say("announce everyone " + TEXT.format(n=args.pairs))
@@ -146,17 +220,14 @@ async def run(db: Database, args) -> dict:
         watch.start()
         confirmed = say("announce confirm")
         started = time.monotonic()
-        with db.engine.connect() as conn:
-            rows = conn.execute(select(Delivery.id).where(Delivery.kind == "announcement")).all()
-        expected = len(rows)
+        expected = _count(db)
         rounds, deadline = 0, started + args.timeout
         while time.monotonic() < deadline:
-            result = await services.dispatcher.run_once()
+            results = await asyncio.gather(*(r.dispatcher.run_once() for r in replicas))
             rounds += 1
-            open_rows = _open_rows(db)
-            if open_rows == 0:
+            if _count(db, ("pending", "claimed")) == 0:
                 break
-            if result.sent == 0 and result.failed == 0:
+            if all(r.sent == 0 and r.failed == 0 for r in results):
                 await asyncio.sleep(0.5)  # only rows waiting for a retry are left
         finished = time.monotonic()
         watch.stop()
@@ -164,44 +235,104 @@ async def run(db: Database, args) -> dict:
             statuses = dict(conn.execute(
                 select(Delivery.person_id, Delivery.status).where(Delivery.kind == "announcement")
             ).all())
+            by_worker = Counter(conn.execute(select(Delivery.claimed_by).where(
+                Delivery.kind == "announcement", Delivery.status == "sent")).scalars())
     finally:
-        await fake.stop()
+        await fake.stop() if args.platform == "slack" else await fake.close()
     posts = Counter(channel for _, channel in fake.ok_posts)
     times = sorted(at for at, _ in fake.ok_posts)
     gaps = [b - a for a, b in zip(times, times[1:]) if b - a > PAUSE]
-    channel_of = {pid: dm_of(user) for pid, user in ids.items()}
     lost = [pid for pid, status in statuses.items()
-            if posts[channel_of[pid]] == 0 and status != "failed"]
+            if posts[conversation_of[pid]] == 0 and status != "failed"]
     return dict(
-        preview=preview, confirmed=confirmed, expected=expected, recipients=len(ids),
-        delivered=sum(1 for pid in ids if posts[channel_of[pid]] > 0),
+        preview=preview, confirmed=confirmed, expected=expected, recipients=len(conversation_of),
+        delivered=sum(1 for pid in conversation_of if posts[conversation_of[pid]] > 0),
         duplicated=sum(1 for n in posts.values() if n > 1), lost=len(lost),
         failed=sum(1 for s in statuses.values() if s == "failed"),
         statuses=Counter(statuses.values()), limited=fake.limited, ok_posts=len(times),
         window=(max(times) - min(times)) if len(times) > 1 else 0.0,
         first_post=(min(times) - started) if times else 0.0,
         total=finished - started, rounds=rounds, pauses=len(gaps), paused=sum(gaps),
-        cpu=watch.line(["this process (outbox, Slack client, fake Slack)"]),
-        timed_out=_open_rows(db) > 0)
+        by_worker=by_worker,
+        cpu=watch.line(["this process (outbox, client, fake platform)"]),
+        timed_out=_count(db, ("pending", "claimed")) > 0)
 
 
-def _open_rows(db: Database) -> int:
-    from sqlalchemy import func
-
+def _count(db: Database, statuses: tuple[str, ...] = ()) -> int:
     with db.engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(Delivery).where(
-            Delivery.kind == "announcement",
-            Delivery.status.in_(("pending", "claimed")))).scalar()
+        query = select(func.count()).select_from(Delivery).where(Delivery.kind == "announcement")
+        if statuses:
+            query = query.where(Delivery.status.in_(statuses))
+        return conn.execute(query).scalar()
 
 
 def per_minute(args) -> float:
     return round(args.rate * 60 * args.pace, 3)
 
 
+def one_run(args) -> dict:
+    """A fresh database, the roster, the broadcast; prints its figures and returns them."""
+    unit = "chat.postMessage" if args.platform == "slack" else "new activities"
+    scope = "workspace-wide" if args.platform == "slack" else "for the app"
+    paced = (f"SLACK_POSTS_PER_MINUTE={per_minute(args):g}" if args.platform == "slack"
+             else f"{max(int(args.rate * args.pace), 1)} activities/s")
+    print(f"  {args.platform.capitalize()}, {args.replicas} replica(s): one announcement to "
+          f"{2 * args.pairs:,} people ({args.pairs:,} generated pairs), fake limit {args.rate:g} "
+          f"{unit}/s {scope} (burst {args.burst}); the bot paced at {paced} ({args.pace:.0%} of "
+          f"it){', each replica at its half' if args.replicas == 2 else ''}; one run")
+    with tempfile.TemporaryDirectory() as folder, \
+            (fresh_postgres() if args.postgres else _no_postgres()) as pg_url:
+        url = pg_url or f"sqlite:///{Path(folder) / 'broadcast.db'}"
+        db = Database(url)
+        upgrade(db.engine)
+        setup = time.monotonic()
+        import_roster(db, generated_roster(Path(folder), args.pairs, "Europe/Copenhagen"),
+                      START - timedelta(days=1))
+        print(f"    database: {'PostgreSQL' if pg_url else 'SQLite'}; roster imported in "
+              f"{time.monotonic() - setup:.1f} s")
+        try:
+            r = asyncio.run(run(db, args))
+        finally:
+            db.dispose()
+    rate = (r["ok_posts"] - 1) / r["window"] if r["window"] > 0 else 0.0
+    overall = r["ok_posts"] / r["total"] if r["total"] > 0 else 0.0
+    r["fraction"] = fraction = rate / args.rate
+    print(f"    manager: {' '.join(r['preview'].split())[:100]}…")
+    print(f"    manager: {' '.join(r['confirmed'].split())[:110]}")
+    print(f"    delivery rows: {r['expected']:,} proposed; settled as "
+          f"{', '.join(f'{k} {v:,}' for k, v in sorted(r['statuses'].items()))}"
+          f"{' (TIMED OUT with rows still open)' if r['timed_out'] else ''}"
+          + (f"; sent by {', '.join(f'{w} {n:,}' for w, n in sorted(r['by_worker'].items()))}"
+             if args.replicas > 1 else ""))
+    print(f"    delivered: {r['delivered']:,} of {r['recipients']:,} recipients "
+          f"({r['ok_posts']:,} posts answered ok), failed (recorded): {r['failed']:,}")
+    print(f"    duplicated: {r['duplicated']:,}   lost: {r['lost']:,}   "
+          f"429s received: {r['limited']:,}")
+    print(f"    achieved rate: {rate:.1f} posts/s between the first and the last post "
+          f"({r['window']:.1f} s) = {fraction:.1%} of the allowed {args.rate:g}/s "
+          f"({verdict(fraction >= 0.9, f'{0.9 - fraction:.1%} points')} the >= 90 % goal)")
+    print(f"    end to end: {r['total']:.1f} s from `announce confirm` to the last row settled "
+          f"({overall:.1f} posts/s; first post after {r['first_post']:.2f} s; "
+          f"{r['rounds']} outbox rounds)")
+    print(f"    pauses: the stream of posts stopped {r['pauses']} times for more than {PAUSE:g} s, "
+          f"{r['paused']:.1f} s in all (posting at the paced rate alone would take "
+          f"{r['ok_posts'] / (per_minute(args) / 60):.1f} s)")
+    print(f"    CPU: {r['cpu']}")
+    r["once"] = r["lost"] == 0 and r["duplicated"] == 0
+    print(f"    exactly once: {'meets' if r['once'] else 'MISSES'} the zero lost, zero "
+          f"duplicated goal")
+    return r
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rate", type=float, default=100,
-                        help="chat.postMessage calls a second the fake allows (workspace-wide)")
+    parser.add_argument("--platform", choices=("slack", "teams"), default="slack")
+    parser.add_argument("--replicas", type=int, choices=(1, 2), default=1,
+                        help="outboxes sharing the database and the budget (each its share)")
+    parser.add_argument("--all", action="store_true",
+                        help="Slack and Teams, one and two replicas: four runs and a summary")
+    parser.add_argument("--rate", type=float, default=0,
+                        help="posts a second the fake allows (default: Slack 100, Teams 50)")
     parser.add_argument("--burst", type=int, default=10, help="posts the fake allows at once")
     parser.add_argument("--pace", type=float, default=0.95,
                         help="the bot's pacing as a fraction of the fake's limit")
@@ -212,48 +343,21 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("bot.report.admin").setLevel(logging.ERROR)  # /admin is not served here
     print(f"broadcast benchmark on {machine()}")
-    print(f"  one announcement to {2 * args.pairs:,} people ({args.pairs:,} generated pairs), "
-          f"fake Slack limit {args.rate:g} chat.postMessage/s workspace-wide (burst "
-          f"{args.burst}); the bot paced at SLACK_POSTS_PER_MINUTE={per_minute(args):g} "
-          f"({args.pace:.0%} of it); one run")
-    with tempfile.TemporaryDirectory() as folder, \
-            (fresh_postgres() if args.postgres else _no_postgres()) as pg_url:
-        url = pg_url or f"sqlite:///{Path(folder) / 'broadcast.db'}"
-        db = Database(url)
-        upgrade(db.engine)
-        setup = time.monotonic()
-        import_roster(db, generated_roster(Path(folder), args.pairs, "Europe/Copenhagen"),
-                      START - timedelta(days=1))
-        print(f"  database: {'PostgreSQL' if pg_url else 'SQLite'}; roster imported in "
-              f"{time.monotonic() - setup:.1f} s")
-        try:
-            r = asyncio.run(run(db, args))
-        finally:
-            db.dispose()
-    rate = (r["ok_posts"] - 1) / r["window"] if r["window"] > 0 else 0.0
-    overall = r["ok_posts"] / r["total"] if r["total"] > 0 else 0.0
-    fraction = rate / args.rate
-    print(f"  manager: {' '.join(r['preview'].split())[:100]}…")
-    print(f"  manager: {' '.join(r['confirmed'].split())[:110]}")
-    print(f"  delivery rows: {r['expected']:,} proposed; settled as "
-          f"{', '.join(f'{k} {v:,}' for k, v in sorted(r['statuses'].items()))}"
-          f"{' (TIMED OUT with rows still open)' if r['timed_out'] else ''}")
-    print(f"  delivered: {r['delivered']:,} of {r['recipients']:,} recipients "
-          f"({r['ok_posts']:,} posts answered ok), failed (recorded): {r['failed']:,}")
-    print(f"  duplicated: {r['duplicated']:,}   lost: {r['lost']:,}   "
-          f"429s received: {r['limited']:,}")
-    print(f"  achieved rate: {rate:.1f} posts/s between the first and the last post "
-          f"({r['window']:.1f} s) = {fraction:.1%} of the allowed {args.rate:g}/s "
-          f"({verdict(fraction >= 0.9, f'{0.9 - fraction:.1%} points')} the >= 90 % goal)")
-    print(f"  end to end: {r['total']:.1f} s from `announce confirm` to the last row settled "
-          f"({overall:.1f} posts/s; first post after {r['first_post']:.2f} s; "
-          f"{r['rounds']} outbox rounds)")
-    print(f"  pauses: the stream of posts stopped {r['pauses']} times for more than {PAUSE:g} s, "
-          f"{r['paused']:.1f} s in all (posting at the paced rate alone would take "
-          f"{r['ok_posts'] / (per_minute(args) / 60):.1f} s)")
-    print(f"  CPU: {r['cpu']}")
-    goals = r["lost"] == 0 and r["duplicated"] == 0
-    print(f"  exactly once: {'meets' if goals else 'MISSES'} the zero lost, zero duplicated goal")
+    runs = ([("slack", 1), ("slack", 2), ("teams", 1), ("teams", 2)] if args.all
+            else [(args.platform, args.replicas)])
+    rate = args.rate
+    summary = []
+    for platform, replicas in runs:
+        args.platform, args.replicas = platform, replicas
+        args.rate = rate or DEFAULT_RATE[platform]
+        r = one_run(args)
+        summary.append((platform, replicas, args.rate, r))
+    if len(summary) > 1:
+        print("  summary: platform, replicas, allowed rate, achieved, lost, duplicated")
+        for platform, replicas, allowed, r in summary:
+            print(f"    {platform:5}  {replicas}  {allowed:5g}/s  {r['fraction']:6.1%}  "
+                  f"{r['lost']:>4}  {r['duplicated']:>4}  "
+                  f"{'meets' if r['fraction'] >= 0.9 and r['once'] else 'MISSES'} the goals")
 
 
 class _no_postgres:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -30,6 +30,7 @@ MAX_BUTTONS = 6
 # How long a send's outcome is retried while the database is away (well under CLAIM_TIMEOUT,
 # after which the row would be claimed again and a message already out sent a second time).
 SETTLE_PATIENCE = 300.0
+COMMIT_EVERY = 20  # people planned per commit while preparing a batch
 
 
 # Where a message can reach a person: a stored conversation reference, one per platform.
@@ -42,26 +43,58 @@ class Recipient:
     email: str
     name: str
     addresses: tuple[Address, ...]  # most recently used first
+    # The delivery keys of the rows this message carries: a platform that can store them with
+    # the post (Slack message metadata) does, so an unsure attempt can be looked up later.
+    keys: tuple[str, ...] = ()
 
 
 class DeliveryFailed(Exception):
-    """The platform refused; `permanent` errors are not retried (user_not_found, ...)."""
+    """The platform refused; `permanent` errors are not retried (user_not_found, ...).
 
-    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+    `ambiguous`: the message may have been taken all the same (a timeout or a connection lost
+    after the request went out, a 5xx without a definite "not posted")."""
+
+    def __init__(self, reason: str, *, permanent: bool = False, ambiguous: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        self.ambiguous = ambiguous
 
 
 class Messenger(Protocol):
     async def send(self, recipient: Recipient, message: Message) -> SentRef: ...
 
 
+class ReadsBack(Protocol):
+    """A messenger that can tell which of these delivery keys reached the person since then."""
+
+    async def find_sent(self, recipient: Recipient, keys: tuple[str, ...],
+                        since: datetime) -> dict[str, SentRef]: ...
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One delivery row in a batch: what it says, and whether an earlier try may be out."""
+    id: int
+    key: str
+    text: str
+    message: Message
+    claimed_at: datetime | None = None
+    unsure_since: datetime | None = None
+
+
 @dataclass
 class Batch:
     recipient: Recipient
     message: Message
-    rows: list[tuple[int, str]]  # (delivery id, its own text)
+    rows: list[Planned]
+
+    def without(self, keys: set[str]) -> Batch | None:
+        rows = [row for row in self.rows if row.key not in keys]
+        if not rows:
+            return None
+        return Batch(replace(self.recipient, keys=tuple(row.key for row in rows)),
+                     merge([row.message for row in rows]), rows)
 
 
 @dataclass
@@ -74,23 +107,40 @@ class RoundResult:
 
 
 class Dispatcher:
+    """Delivers what is due. The next batch is claimed and composed while the current one is
+    being sent; sends go out as fast as the messenger's pacing lets them (up to `in_flight` at
+    once, one at a time per person), and their "sent" marks are committed in small groups."""
+
     def __init__(self, db: Database, clock: Clock, texts: Texts, messenger: Messenger,
-                 worker: str = "worker", batch_size: int = 500, organizer: str = "") -> None:
+                 worker: str = "worker", batch_size: int = 200, organizer: str = "",
+                 in_flight: int = 16) -> None:
         self.db, self.clock, self.texts = db, clock, texts
         self.organizer = organizer
         self.messenger = messenger
         self.worker = worker
         self.batch_size = batch_size
+        self.in_flight = in_flight
+        self._recorder = Recorder(lambda items: self._settle(self._settle_sent, items))
 
     async def run_once(self) -> RoundResult:
         """One round: everything due now is sent, postponed, skipped or scheduled for retry."""
         result = RoundResult()
-        while True:
-            batches, more = await asyncio.to_thread(self._prepare, result)
-            for batch in batches:
-                await self._send(batch, result)
-            if not more:
-                return result
+        sending = Sending(self.in_flight)
+        try:
+            more = True
+            prepared = asyncio.ensure_future(asyncio.to_thread(self._prepare, result))
+            while more:
+                batches, more = await prepared
+                if more:  # claim and compose the next batch while this one goes out
+                    prepared = asyncio.ensure_future(asyncio.to_thread(self._prepare, result))
+                for batch in batches:
+                    await sending.start(batch.recipient.person_id, self._send, batch, result)
+        finally:
+            try:
+                await sending.wait()
+            finally:
+                await self._recorder.close()
+        return result
 
     def _prepare(self, result: RoundResult) -> tuple[list[Batch], bool]:
         now = self.clock.now()
@@ -102,28 +152,38 @@ class Dispatcher:
         for row in rows:
             by_person[row.person_id].append(row)
         batches = []
-        for person_id, person_rows in by_person.items():
-            try:
-                with self.db.unit() as session:
-                    batch = self._plan(session, person_id, person_rows, now, result)
-            except Unavailable:
-                raise
-            except Exception as error:  # their rows stay claimed and come back after a while
-                log.error("preparing deliveries %s failed: %s",
-                          [row.id for row in person_rows], type(error).__name__)
-                result.failed += len(person_rows)
-                continue
-            if batch is not None:
-                batches.append(batch)
+        # One session for the batch, a savepoint per person (one's trouble stays theirs), a
+        # commit every few people (short write locks); what people share is loaded at once.
+        with self.db.unit() as session:
+            shared = outbox.preload(session, rows)  # held: the session's identity map is weak
+            known = outbox.identities_by_person(session, list(by_person))
+            for n, (person_id, person_rows) in enumerate(by_person.items(), 1):
+                try:
+                    with session.begin_nested():
+                        batch = self._plan(session, person_id, person_rows, now, result,
+                                           known.get(person_id))
+                except Unavailable:
+                    raise
+                except Exception as error:  # their rows stay claimed, come back after a while
+                    log.error("preparing deliveries %s failed: %s",
+                              [row.id for row in person_rows], type(error).__name__)
+                    result.failed += len(person_rows)
+                    continue
+                if batch is not None:
+                    batches.append(batch)
+                if n % COMMIT_EVERY == 0:
+                    session.commit()
+            del shared
         return batches, len(rows) == self.batch_size
 
     def _plan(self, session, person_id: int, rows: list[Delivery], now: datetime,
-              result: RoundResult) -> Batch | None:
+              result: RoundResult, identities: list | None = None) -> Batch | None:
         person = session.get(Person, person_id)
         sendable = []
+        members: dict[int, object] = {}  # pair id -> this person's membership (read once)
         for row in sorted(rows, key=lambda r: (r.priority, r.due_at, r.id)):
             try:
-                reason, later = self._hold(session, person, row, now)
+                reason, later = self._hold(session, person, row, now, members)
             except Exception as error:  # e.g. its programme's stored settings are broken
                 self._set_aside(session, row, now, error, result)
                 continue
@@ -143,7 +203,7 @@ class Dispatcher:
                 outbox.postpone(session, row.id, now + timedelta(days=1), "one question at a time")
                 result.postponed += 1
                 continue
-            ctx = self._context(session, row, person, now)
+            ctx = self._context(session, row, person, now, members)
             try:
                 with session.begin_nested():
                     message = compose(ctx)
@@ -161,9 +221,12 @@ class Dispatcher:
         recipient = Recipient(person.id, person.email, person.name, tuple(
             Address(i.platform, i.user_id, tenant_id=i.tenant_id,
                     conversation_id=i.conversation_id, service_url=i.service_url)
-            for i in identities_of(session, person.id)))
+            for i in (identities if identities is not None
+                      else identities_of(session, person.id))))
+        recipient = replace(recipient, keys=tuple(row.key for row, _ in composed))
         return Batch(recipient, merge([m for _, m in composed]),
-                     [(row.id, m.text) for row, m in composed])
+                     [Planned(row.id, row.key, m.text, m, row.claimed_at, row.unsure_since)
+                      for row, m in composed])
 
     @staticmethod
     def _set_aside(session, row: Delivery, now: datetime, error: Exception,
@@ -177,8 +240,8 @@ class Dispatcher:
         outbox.mark_retry(session, row, now, f"internal: {reason}", permanent=permanent)
         result.failed += 1
 
-    def _hold(self, session, person: Person, row: Delivery, now: datetime
-              ) -> tuple[str, datetime | None]:
+    def _hold(self, session, person: Person, row: Delivery, now: datetime,
+              members: dict | None = None) -> tuple[str, datetime | None]:
         """('', None) to send now; (reason, None) to skip; (reason, later) to postpone."""
         kind = KINDS.get(row.kind)
         if kind is None:
@@ -190,7 +253,8 @@ class Dispatcher:
             if meeting is not None and meeting <= now and row.kind == "announcement":
                 return "the event has started", None
             return "stale: due while the service was away", None
-        if row.pair_id is not None and membership_in_pair(session, person.id, row.pair_id) is None:
+        if row.pair_id is not None and \
+                _membership(session, person.id, row.pair_id, members) is None:
             return "no longer in the programme", None
         if row.pair_id is None and not manages(session, person.id, row.programme_id):
             return "no longer in the programme", None  # a manager's prompt; they left
@@ -230,16 +294,20 @@ class Dispatcher:
                 result.skipped["weekly cap"] += 1
         return [r for r in rows if r.kind not in CAPPED or r.id in kept]
 
-    def _context(self, session, row: Delivery, person: Person, now: datetime) -> Context:
+    def _context(self, session, row: Delivery, person: Person, now: datetime,
+                 members: dict | None = None) -> Context:
         pair = session.get(Pair, row.pair_id) if row.pair_id else None
         role = "manager"
         if pair is not None:
-            membership = membership_in_pair(session, person.id, pair.id)
+            membership = _membership(session, person.id, pair.id, members)
             role = membership.role if membership else "mentee"
         return Context(session, row, person, session.get(Programme, row.programme_id), pair,
                        role, now, self.texts, payload_of(row), organizer=self.organizer)
 
     async def _send(self, batch: Batch, result: RoundResult) -> None:
+        batch = await self._read_back(batch, result)
+        if batch is None:
+            return
         try:
             sent = await self.messenger.send(batch.recipient, batch.message)
         except DeliveryFailed as failure:
@@ -249,10 +317,38 @@ class Dispatcher:
             log.warning("delivery to person %s failed: %s", batch.recipient.person_id,
                         type(error).__name__)
             await self._settle(self._settle_failure, batch,
-                               DeliveryFailed(type(error).__name__), result)
+                               DeliveryFailed(type(error).__name__, ambiguous=True), result)
             return
-        await self._settle(self._settle_sent, batch, sent)
+        self._recorder.add([(row, sent) for row in batch.rows])
         result.sent += len(batch.rows)
+
+    async def _read_back(self, batch: Batch, result: RoundResult) -> Batch | None:
+        """After an ambiguous attempt, and only then, ask the platform (where it can tell)
+        whether the message is already there: found rows are settled as sent, not posted again;
+        the rest of the batch goes on."""
+        unsure = [row for row in batch.rows if row.unsure_since is not None]
+        find = getattr(self.messenger, "find_sent", None)
+        if not unsure or find is None:
+            return batch
+        since = min(row.unsure_since for row in unsure)
+        try:
+            found = await find(batch.recipient, tuple(row.key for row in unsure), since)
+        except DeliveryFailed as failure:
+            await self._settle(self._settle_failure, batch, failure, result)
+            return None
+        except Exception as error:
+            log.warning("reading back deliveries to person %s failed: %s",
+                        batch.recipient.person_id, type(error).__name__)
+            await self._settle(self._settle_failure, batch,
+                               DeliveryFailed(type(error).__name__), result)
+            return None
+        there = [row for row in batch.rows if row.key in found]
+        if there:
+            log.info("deliveries %s were already posted; settled as sent",
+                     [row.id for row in there])
+            self._recorder.add([(row, found[row.key]) for row in there])
+            result.sent += len(there)
+        return batch.without(set(found)) if there else batch
 
     async def _settle(self, settle, *args) -> None:
         """Record a send's outcome. The message is already out (or not): if the database went
@@ -270,24 +366,105 @@ class Dispatcher:
                 await asyncio.sleep(pause)
                 waited, pause = waited + pause, min(pause * 2, 10.0)
 
-    def _settle_sent(self, batch: Batch, sent: SentRef) -> None:
+    def _settle_sent(self, items: list[tuple[Planned, SentRef]]) -> None:
         now = self.clock.now()
         with self.db.unit() as session:
-            for delivery_id, text in batch.rows:
-                outbox.mark_sent(session, delivery_id, now, platform=sent.platform,
-                                 platform_ref=sent.message_id, text=text)
+            outbox.mark_sent_many(session, [
+                {"id": row.id, "platform": sent.platform, "platform_ref": sent.message_id,
+                 "text": row.text} for row, sent in items], now)
 
     def _settle_failure(self, batch: Batch, failure: DeliveryFailed, result: RoundResult) -> None:
         now = self.clock.now()
         with self.db.unit() as session:
-            for delivery_id, _ in batch.rows:
-                row = session.get(Delivery, delivery_id)
+            for planned in batch.rows:
+                row = session.get(Delivery, planned.id)
+                unsure = (planned.claimed_at or now) if failure.ambiguous else None
                 status = outbox.mark_retry(session, row, now, failure.reason,
-                                           permanent=failure.permanent)
+                                           permanent=failure.permanent, unsure_since=unsure)
                 if status == "failed":
                     result.failed += 1
                 else:
                     result.retried += 1
+
+
+def _membership(session, person_id: int, pair_id: int, members: dict | None):
+    if members is None:
+        return membership_in_pair(session, person_id, pair_id)
+    if pair_id not in members:
+        members[pair_id] = membership_in_pair(session, person_id, pair_id)
+    return members[pair_id]
+
+
+class Sending:
+    """Sends in flight: at most `limit` at once, and one at a time per person, in order."""
+
+    def __init__(self, limit: int) -> None:
+        self._room = asyncio.Semaphore(max(limit, 1))
+        self._tasks: set[asyncio.Task] = set()
+        self._last: dict[int, asyncio.Task] = {}
+        self._errors: list[BaseException] = []
+
+    async def start(self, person_id: int, send, *args) -> None:
+        await self._room.acquire()
+        task = asyncio.create_task(self._run(self._last.get(person_id), send, args))
+        self._last[person_id] = task
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    async def _run(self, before: asyncio.Task | None, send, args) -> None:
+        try:
+            if before is not None and not before.done():
+                await asyncio.wait([before])
+            await send(*args)
+        finally:
+            self._room.release()
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._errors.append(task.exception())
+
+    async def wait(self) -> None:
+        while self._tasks:
+            await asyncio.wait(list(self._tasks))
+        self._last.clear()
+        if self._errors:
+            error, self._errors = self._errors[0], []
+            raise error
+
+
+class Recorder:
+    """"Sent" marks, committed in small groups rather than one commit per post.
+
+    A mark not yet committed when the process dies leaves its row claimed: it comes back after
+    the claim timeout as unsure (storage/outbox.requeue_stuck), and the next attempt reads
+    back first where the platform allows it. So grouping costs no exactly-once; the group is
+    kept small (`delay`) to keep that window short."""
+
+    def __init__(self, commit, delay: float = 0.02) -> None:
+        self.commit, self.delay = commit, delay
+        self._pending: list = []
+        self._flusher: asyncio.Task | None = None
+
+    def add(self, items: list) -> None:
+        self._pending.extend(items)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(self.delay)
+        while self._pending:
+            items, self._pending = self._pending, []
+            await self.commit(items)
+
+    async def close(self) -> None:
+        """Everything added so far is committed (or the error that stopped it is raised)."""
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None:
+            await flusher
+        if self._pending:
+            items, self._pending = self._pending, []
+            await self.commit(items)
 
 
 PREPARING = ("agenda_reminder", "meeting_reminder")

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, text, update
+from sqlalchemy import bindparam, func, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
@@ -95,12 +95,51 @@ def claim_due(session: Session, now: datetime, worker: str, limit: int = 200) ->
     return rows
 
 
+def preload(session: Session, rows: list[Delivery]) -> list:
+    """The people, pairs, programmes and announcements a batch of rows is about, in a few
+    queries (instead of one look-up per row); the caller holds the list while it works."""
+    from storage.tables import Announcement, Pair, Person, Programme
+
+    def ids(values) -> list[int]:
+        return sorted({v for v in values if isinstance(v, int)})
+
+    announced = []
+    for row in rows:
+        if row.kind == "announcement":
+            announced.append(json.loads(row.payload_json or "{}").get("announcement_id"))
+    loaded: list = []
+    for table, wanted in ((Person, ids(r.person_id for r in rows)),
+                          (Pair, ids(r.pair_id for r in rows)),
+                          (Programme, ids(r.programme_id for r in rows)),
+                          (Announcement, ids(announced))):
+        for first in range(0, len(wanted), 500):
+            loaded += session.exec(select(table).where(table.id.in_(wanted[first:first + 500])))
+    return loaded
+
+
+def identities_by_person(session: Session, person_ids: list[int]) -> dict[int, list]:
+    """Each person's platform identities, most recently used first (identities_of, in bulk)."""
+    from storage.tables import Identity
+
+    found: dict[int, list] = {pid: [] for pid in person_ids}
+    wanted = sorted(set(person_ids))
+    for first in range(0, len(wanted), 500):
+        query = (select(Identity).where(Identity.person_id.in_(wanted[first:first + 500]))
+                 .order_by(Identity.updated_at.desc()))
+        for identity in session.exec(query):
+            found[identity.person_id].append(identity)
+    return found
+
+
 def requeue_stuck(session: Session, now: datetime) -> int:
-    """Claims left unsettled (a worker died after claiming) go back to pending."""
+    """Claims left unsettled (a worker died after claiming) go back to pending. The dead worker
+    may have posted before it could record so: the row's outcome is unknown since its claim,
+    which counts as one ambiguous attempt (the next one looks first where it can)."""
     statement = (
         update(Delivery)
         .where(Delivery.status == "claimed", Delivery.claimed_at < now - CLAIM_TIMEOUT)
-        .values(status="pending", claimed_by="")
+        .values(status="pending", claimed_by="", ambiguous=Delivery.ambiguous + 1,
+                unsure_since=func.coalesce(Delivery.unsure_since, Delivery.claimed_at))
     )
     return session.execute(statement).rowcount or 0
 
@@ -114,15 +153,35 @@ def mark_sent(session: Session, delivery_id: int, now: datetime, *, platform: st
     )
 
 
+def mark_sent_many(session: Session, sent: list[dict], now: datetime) -> None:
+    """Several `mark_sent`s in one statement (dicts of id, platform, platform_ref, text)."""
+    if not sent:
+        return
+    table = Delivery.__table__
+    statement = (update(table).where(table.c.id == bindparam("row_id"))
+                 .values(status="sent", sent_at=now, platform=bindparam("on"),
+                         platform_ref=bindparam("ref"), text=bindparam("body"),
+                         attempts=table.c.attempts + 1, last_error=""))
+    session.connection().execute(statement, [
+        {"row_id": s["id"], "on": s["platform"], "ref": s["platform_ref"], "body": s["text"]}
+        for s in sent])
+
+
 def mark_retry(session: Session, row: Delivery, now: datetime, error: str,
-               *, permanent: bool) -> str:
-    """Back off and try again later, or give up after the last try; returns the new status."""
+               *, permanent: bool, unsure_since: datetime | None = None) -> str:
+    """Back off and try again later, or give up after the last try; returns the new status.
+
+    `unsure_since`: this attempt may have reached the person (its answer was lost), so the
+    row stays unsure from that moment (its claim) and the ambiguous attempt is counted."""
     attempts = row.attempts + 1
     if permanent or attempts > len(RETRY_DELAYS):
         values = dict(status="failed", attempts=attempts, last_error=error[:300])
     else:
         values = dict(status="pending", attempts=attempts, last_error=error[:300],
                       next_try_at=now + RETRY_DELAYS[attempts - 1], claimed_by="")
+    if unsure_since is not None:
+        values.update(ambiguous=Delivery.ambiguous + 1,
+                      unsure_since=func.coalesce(Delivery.unsure_since, unsure_since))
     session.execute(update(Delivery).where(Delivery.id == row.id).values(**values))
     return values["status"]
 

@@ -148,6 +148,9 @@ class Delivery(SQLModel, table=True):
 
     `key` is unique, so the timeline can propose the same prompt any number of times and it
     is stored once; `status` is pending → claimed → sent | failed | skipped.
+    `unsure_since` is set when an attempt may have reached the person without our knowing (its
+    answer was lost, or the process died holding the claim): the next attempt looks first
+    where the platform allows it. `ambiguous` counts such attempts.
     """
 
     __table_args__ = (Index("ix_delivery_status_due", "status", "due_at"),)
@@ -173,6 +176,8 @@ class Delivery(SQLModel, table=True):
     platform_ref: str = Field(default="", max_length=200)
     text: str = Field(default="", sa_column=Column(Text, nullable=False))
     read_at: datetime | None = None
+    unsure_since: datetime | None = None
+    ambiguous: int = 0
 
 
 class ProcessedEvent(SQLModel, table=True):

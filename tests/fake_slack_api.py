@@ -1,10 +1,13 @@
 """A hand-written fake of the Slack Web API on 127.0.0.1 (port 0) that records every call.
 
 It answers the methods the bot uses (auth.test, users.info, users.lookupByEmail,
-conversations.open, chat.*, views.*, the three file-upload steps) and the `response_url`
-POSTs of slash commands and buttons. Tests can make chosen calls answer 429 with Retry-After,
-500, or `{"ok": false, "error": ...}`, or make them slow; `chaos()` troubles a random share of
-calls (429, 500, timeouts, dropped connections), off unless a test turns it on.
+conversations.open, conversations.history with message metadata, chat.*, views.*, the three
+file-upload steps) and the `response_url` POSTs of slash commands and buttons. Tests can make
+chosen calls answer 429 with Retry-After, 500, or `{"ok": false, "error": ...}`, make them slow,
+or take a call and then drop the connection before answering (`then="drop"`); `chaos()`
+troubles a random share of calls (429, 500, timeouts, dropped connections), off unless a test
+turns it on. Message timestamps follow the `clock` it is given (the bot's), as Slack's follow
+real time, so reading a DM back "since the claim" finds what was posted after it.
 
 `workspace()` is Slack's other side: the bot's real aiohttp app on port 0 and signed requests
 to it (slash commands, DMs, button presses, modal submits, the Home tab), built as Slack does.
@@ -106,12 +109,15 @@ class Fault:
     retry_after: int = 0
     times: int = 1  # how many calls it answers; 0 = every call
     when: dict = field(default_factory=dict)  # only calls whose params contain these values
+    then: str = ""  # "drop": the call takes effect, then the connection drops unanswered
 
 
 class FakeSlack:
-    def __init__(self, users: dict[str, str] | None = None) -> None:
+    def __init__(self, users: dict[str, str] | None = None, clock=None) -> None:
         self.users = dict(users or USERS)
         self.locales: dict[str, str] = {}  # user id -> Slack locale, when users.info asks
+        self.clock = clock
+        self._last_ts = 0
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
         self.chaos: Chaos | None = None
@@ -149,8 +155,8 @@ class FakeSlack:
         return f"http://127.0.0.1:{self.port}/respond/{key}"
 
     def fail(self, method: str, *, status: int = 200, error: str = "", retry_after: int = 0,
-             times: int = 1, **when: str) -> None:
-        self.faults.append(Fault(method, status, error, retry_after, times, when))
+             times: int = 1, then: str = "", **when: str) -> None:
+        self.faults.append(Fault(method, status, error, retry_after, times, when, then))
 
     def slow(self, method: str, seconds: float) -> None:
         self.delays[method] = seconds
@@ -191,7 +197,7 @@ class FakeSlack:
                 params.update(await request.json())
             else:
                 params.update(dict(await request.post()))
-        for key in ("blocks", "view", "files", "users"):
+        for key in ("blocks", "view", "files", "users", "metadata"):
             value = params.get(key)
             if isinstance(value, str) and value[:1] in "[{":
                 params[key] = json.loads(value)
@@ -220,6 +226,10 @@ class FakeSlack:
         if method in self.delays:
             await asyncio.sleep(self.delays[method])
         fault = self._fault(method, params)
+        if fault is not None and fault.then == "drop":
+            call.chaos = "drop-after"
+            self._answer(method, params, call)
+            return await self._no_answer(request, "drop-after")
         if fault is not None:
             call.status = fault.status
             if fault.status == 429:
@@ -301,13 +311,36 @@ class FakeSlack:
         return {"ok": True, "channel": {"id": dm_of(user)}}
 
     def _next_ts(self) -> str:
-        return f"1767225600.{next(self._ts):06d}"
+        """Unique and rising, from the clock's seconds (2026-01-01 without a clock)."""
+        seconds = self.clock.now().timestamp() if self.clock is not None else 1767225600
+        self._last_ts = max(self._last_ts + 1, round(seconds * 1_000_000))
+        return f"{self._last_ts // 1_000_000}.{self._last_ts % 1_000_000:06d}"
 
     def _chat_postMessage(self, params: dict) -> dict:
         ts = self._next_ts()
-        return {"ok": True, "channel": params.get("channel"), "ts": ts,
-                "message": {"text": params.get("text", ""), "blocks": params.get("blocks", []),
-                            "ts": ts, "user": BOT_USER}}
+        message = {"text": params.get("text", ""), "blocks": params.get("blocks", []),
+                   "ts": ts, "user": BOT_USER}
+        if params.get("metadata"):
+            message["metadata"] = params["metadata"]
+        return {"ok": True, "channel": params.get("channel"), "ts": ts, "message": message}
+
+    def _conversations_history(self, params: dict) -> dict:
+        """The channel's messages, newest first, from `oldest` on; metadata only when asked
+        (include_all_metadata), as Slack does. One page of `limit`, with a cursor for more."""
+        channel = params.get("channel", "")
+        oldest = float(params.get("oldest") or 0)
+        limit = int(params.get("limit") or 100)
+        start = int(params.get("cursor") or 0)
+        with_metadata = str(params.get("include_all_metadata")).lower() in ("true", "1")
+        posted = [c.result["message"] for c in self.to("chat.postMessage")
+                  if c.params.get("channel") == channel and c.result.get("ok")
+                  and float(c.result["ts"]) >= oldest]
+        posted.sort(key=lambda m: float(m["ts"]), reverse=True)
+        page = [m if with_metadata else {k: v for k, v in m.items() if k != "metadata"}
+                for m in posted[start:start + limit]]
+        more = start + limit < len(posted)
+        return {"ok": True, "messages": page, "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     def _chat_postEphemeral(self, params: dict) -> dict:
         return {"ok": True, "message_ts": self._next_ts()}
@@ -522,7 +555,7 @@ async def workspace(database, clock, env: dict[str, str] | None = None,
     from bot.slack.app import SLACK
     from bot.web import make_app
 
-    fake = await FakeSlack().start()
+    fake = await FakeSlack(clock=clock).start()
     router = RoutingMessenger({}, None)
     services = build(clock=clock, messenger=router, db=database, worker="test")
     app, banner = make_app(services, router, {

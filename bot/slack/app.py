@@ -15,7 +15,6 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -23,7 +22,7 @@ from bot.slack import verify
 from bot.slack.inbound import PLATFORM
 from bot.slack.listeners import SlackChat
 from bot.slack.messenger import SlackMessenger
-from bot.slack.pacing import PacedRateLimitRetry, Pacer
+from bot.slack.pacing import ConnectionRetryNoPosts, PacedRateLimitRetry, Pacer, share
 
 log = logging.getLogger(__name__)
 PATH = "/slack/events"
@@ -70,7 +69,11 @@ def make_pacer(env: dict[str, str]) -> Pacer:
         per_minute = float(env.get("SLACK_POSTS_PER_MINUTE") or DEFAULT_POSTS_PER_MINUTE)
     except ValueError:
         per_minute = DEFAULT_POSTS_PER_MINUTE
-    return Pacer(per_minute=per_minute)
+    try:  # several replicas: each paces at its share of the workspace budget
+        replicas = int(env.get("REPLICAS") or 1)
+    except ValueError:
+        replicas = 1
+    return Pacer(per_minute=share(per_minute, replicas))
 
 
 def quiet_loggers() -> None:
@@ -92,7 +95,7 @@ def attach(app: web.Application, services, router, env: dict[str, str], inbox) -
     pacer = make_pacer(env)
     client = AsyncWebClient(
         token=env["SLACK_BOT_TOKEN"], base_url=api_url(env), timeout=15,
-        retry_handlers=[AsyncConnectionErrorRetryHandler(), PacedRateLimitRetry(pacer)])
+        retry_handlers=[ConnectionRetryNoPosts(), PacedRateLimitRetry(pacer)])
     bolt = AsyncApp(signing_secret=env["SLACK_SIGNING_SECRET"],
                     client=client, process_before_response=True,
                     request_verification_enabled=False)  # done first, in `events`

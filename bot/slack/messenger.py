@@ -2,11 +2,18 @@
 
 The outbox calls `send`; the listeners use `post` for replies. Slack's refusals are sorted into
 permanent (recorded on the delivery, never retried) and passing (the outbox backs off).
+
+Every outbox post carries its delivery keys as message metadata (event type `mentor_delivery`).
+A post whose answer was lost (a timeout, a connection dropped after the request went out, a
+5xx) is `ambiguous`: the outbox then calls `find_sent` before trying again, which reads the DM
+back (conversations.history from the claim on, with metadata) and finds the keys already there.
+Nothing is read back otherwise: conversations.history is a Tier 3 method.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timedelta
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -19,6 +26,10 @@ from conversations.outbox import DeliveryFailed, Recipient
 
 log = logging.getLogger(__name__)
 PLATFORM = "slack"
+EVENT_TYPE = "mentor_delivery"
+READ_BACK_MARGIN = timedelta(minutes=2)  # clocks differ; a claim precedes its post anyway
+READ_BACK_PAGE = 100
+READ_BACK_PAGES = 3
 PERMANENT = {
     "user_not_found", "account_inactive", "channel_not_found", "not_in_channel", "is_archived",
     "cannot_dm_bot", "user_disabled", "users_not_found", "user_not_visible", "is_bot",
@@ -47,6 +58,39 @@ def failure(error: Exception) -> DeliveryFailed:
     return DeliveryFailed(type(error).__name__, permanent=False)
 
 
+def post_failure(error: Exception) -> DeliveryFailed:
+    """A failed chat.postMessage: like `failure`, and `ambiguous` when Slack may have posted it
+    all the same (no answer after the request went out, or a 5xx)."""
+    reason = failure(error)
+    if isinstance(error, aiohttp.ClientConnectorError):  # never connected: nothing was sent
+        return reason
+    if isinstance(error, SlackApiError):
+        status = getattr(error.response, "status_code", 0) or 0
+        reason.ambiguous = status >= 500
+    elif isinstance(error, (asyncio.TimeoutError, aiohttp.ClientError)):
+        reason.ambiguous = True
+    return reason
+
+
+def metadata(keys: tuple[str, ...]) -> dict | None:
+    """The delivery keys as Slack message metadata (the first as `key`; all, when several
+    prompts were merged into one message, space-separated in `keys`)."""
+    if not keys:
+        return None
+    payload = {"key": keys[0]}
+    if len(keys) > 1:
+        payload["keys"] = " ".join(keys)
+    return {"event_type": EVENT_TYPE, "event_payload": payload}
+
+
+def keys_of(message: dict) -> set[str]:
+    meta = message.get("metadata") or {}
+    if meta.get("event_type") != EVENT_TYPE:
+        return set()
+    payload = meta.get("event_payload") or {}
+    return {str(payload.get("key") or ""), *str(payload.get("keys") or "").split()} - {""}
+
+
 def files_of(message: Message) -> list[tuple[str, str, bytes]]:
     """The files that go with a message: its own, and its whole text when too long for blocks."""
     return [f for f in (message.attachment, render.overflow(message)) if f is not None]
@@ -64,20 +108,49 @@ class SlackMessenger:
     async def send(self, recipient: Recipient, message: Message) -> SentRef:
         """Into the person's DM. Someone who never wrote to the bot is found by their roster
         email (users.lookupByEmail), so a programme's kick-off reaches everyone on day one."""
+        channel = await self._channel_of(recipient)
+        try:
+            ts = await self.post(channel, message, metadata=metadata(recipient.keys))
+        except DeliveryFailed:
+            raise
+        except Exception as error:
+            self._dms = {u: c for u, c in self._dms.items() if c != channel}
+            raise post_failure(error) from error
+        return SentRef(PLATFORM, f"{channel}:{ts}")
+
+    async def find_sent(self, recipient: Recipient, keys: tuple[str, ...],
+                        since: datetime) -> dict[str, SentRef]:
+        """Which of these delivery keys are on messages in the person's DM since `since`."""
+        channel = await self._channel_of(recipient)
+        wanted, found, cursor = set(keys), {}, None
+        try:
+            for _ in range(READ_BACK_PAGES):
+                response = await self.client.conversations_history(
+                    channel=channel, oldest=f"{(since - READ_BACK_MARGIN).timestamp():.6f}",
+                    include_all_metadata=True, limit=READ_BACK_PAGE, cursor=cursor)
+                for posted in response.get("messages") or []:
+                    for key in keys_of(posted) & wanted:
+                        found.setdefault(key, SentRef(PLATFORM, f"{channel}:{posted.get('ts')}"))
+                cursor = (response.get("response_metadata") or {}).get("next_cursor")
+                if not cursor or len(found) == len(wanted):
+                    break
+        except Exception as error:
+            raise failure(error) from error
+        return found
+
+    async def _channel_of(self, recipient: Recipient) -> str:
         address = next((a for a in recipient.addresses if a.platform == PLATFORM), None)
         user = address.user_id if address is not None else ""
         if address is not None and address.conversation_id.startswith("D"):
             self._dms.setdefault(user, address.conversation_id)  # the DM they wrote to us in
         try:
             user = user or await self.user_by_email(recipient.email)
-            channel = await self.dm_channel(user)
-            ts = await self.post(channel, message)
+            return await self.dm_channel(user)
         except DeliveryFailed:
             raise
         except Exception as error:
             self._dms.pop(user, None)
             raise failure(error) from error
-        return SentRef(PLATFORM, f"{channel}:{ts}")
 
     async def user_by_email(self, email: str) -> str:
         user = self._by_email.get(email)
@@ -103,7 +176,7 @@ class SlackMessenger:
             self._dms[user_id] = channel
         return channel
 
-    async def post(self, channel: str, message: Message) -> str:
+    async def post(self, channel: str, message: Message, *, metadata: dict | None = None) -> str:
         """Post the message (blocks + notification text), then its files; returns the message ts.
 
         A text longer than Slack's blocks can hold is cut, and follows whole as a file. A failed
@@ -111,9 +184,10 @@ class SlackMessenger:
         post it twice.
         """
         await self.pacer.wait(channel)
+        extra = {"metadata": metadata} if metadata else {}
         response = await self.client.chat_postMessage(
             channel=channel, text=render.fallback(message), blocks=render.blocks(message),
-            unfurl_links=False, unfurl_media=False)
+            unfurl_links=False, unfurl_media=False, **extra)
         for attachment in files_of(message):
             try:
                 await self.upload(channel, attachment)

@@ -2,7 +2,15 @@
 
 chat.postMessage allows about one message a second per channel (short bursts are fine) and
 several hundred a minute per workspace. Two token buckets (a generic cell-rate algorithm) hand
-out start times; a 429 holds everything back for its Retry-After.
+out start times; a 429 holds everything back for its Retry-After. The workspace bucket is
+strict by default (burst 1): a pause earns no credit, so the stream never bursts after one and
+meets Slack's own bucket at the same steady rate. With several replicas each paces at its share
+of the workspace budget (`share`): an explicit per-replica share, no coordination needed.
+
+slack_sdk's default retry handlers include one that resends a request after a dropped
+connection; for a post that may already have been taken, that is a silent duplicate. Our
+client retries connection errors only for calls that post nothing (`ConnectionRetryNoPosts`);
+a post's fate is the outbox's to decide (it reads back, see bot/slack/messenger.py).
 """
 from __future__ import annotations
 
@@ -10,11 +18,22 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+
+POSTING = ("chat.postMessage", "chat.postEphemeral", "chat.update",
+           "files.completeUploadExternal")
+
+
+def share(per_minute: float, replicas: int) -> float:
+    """One replica's share of the workspace's posts a minute."""
+    return per_minute / max(replicas, 1)
 
 
 class Pacer:
-    def __init__(self, *, per_minute: float = 200, burst: int = 10, channel_interval: float = 1.0,
+    def __init__(self, *, per_minute: float = 200, burst: int = 1, channel_interval: float = 1.0,
                  channel_burst: int = 3, monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
         self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
@@ -25,22 +44,37 @@ class Pacer:
         self._workspace_tat = 0.0
         self._channel_tat: dict[str, float] = {}
         self._hold_until = 0.0
+        self._lock = asyncio.Lock()
 
     async def wait(self, channel: str) -> None:
-        """Sleep until this channel and the workspace both have room for one more post."""
-        delay = self.reserve(channel)
+        """Sleep until this channel and the workspace both have room for one more post.
+
+        The channel first (about one a second in a DM), holding nobody else up; then the
+        workspace, one grant at a time and in order. A grant a little late (under one interval:
+        the event loop was busy) keeps the stream's rate; after a longer gap the schedule starts
+        again from now, so a pause earns no credit and is never followed by a burst."""
+        delay = self._reserve_channel(channel)
         if delay > 0:
             await self._sleep(delay)
+        async with self._lock:
+            while True:
+                now = self._monotonic()
+                start = max(self._hold_until,
+                            self._workspace_tat - (self.burst - 1) * self.interval)
+                if start <= now:
+                    break
+                await self._sleep(start - now)
+            tat = self._workspace_tat
+            self._workspace_tat = (tat if tat <= now < tat + self.interval else max(tat, now)) \
+                + self.interval
+            self._channel_tat[channel] = max(self._channel_tat.get(channel, now),
+                                             now + self.channel_interval)
 
-    def reserve(self, channel: str) -> float:
-        """Book the next free moment for a post (no await in between: asyncio-safe)."""
+    def _reserve_channel(self, channel: str) -> float:
+        """Book this channel's next free moment (no await in between: asyncio-safe)."""
         now = self._monotonic()
-        workspace_tat = max(self._workspace_tat, now)
         channel_tat = max(self._channel_tat.get(channel, now), now)
-        start = max(now, self._hold_until,
-                    workspace_tat - (self.burst - 1) * self.interval,
-                    channel_tat - (self.channel_burst - 1) * self.channel_interval)
-        self._workspace_tat = max(workspace_tat, start) + self.interval
+        start = max(now, channel_tat - (self.channel_burst - 1) * self.channel_interval)
         self._channel_tat[channel] = max(channel_tat, start) + self.channel_interval
         if len(self._channel_tat) > 1000:
             self._channel_tat = {c: t for c, t in self._channel_tat.items() if t > now}
@@ -69,3 +103,14 @@ class PacedRateLimitRetry(AsyncRateLimitErrorRetryHandler):
                         pass
         await super().prepare_for_next_attempt_async(state=state, request=request,
                                                      response=response, error=error)
+
+
+class ConnectionRetryNoPosts(AsyncConnectionErrorRetryHandler):
+    """slack_sdk's retry after a lost connection, for calls that post nothing (look-ups, opening
+    a DM); a post is never resent behind the outbox's back."""
+
+    async def _can_retry_async(self, *, state, request, response=None, error=None) -> bool:
+        if request.url.rstrip("/").rsplit("/", 1)[-1] in POSTING:
+            return False
+        return await super()._can_retry_async(state=state, request=request, response=response,
+                                              error=error)

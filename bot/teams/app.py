@@ -65,6 +65,14 @@ class TeamsPlatform:
         return attach(app, services, router, env, inbox)
 
 
+def _replicas(env: dict[str, str]) -> int:
+    """REPLICAS=N: each replica paces at 1/N of the app's budget (bot/teams/connector.py)."""
+    try:
+        return max(int(env.get("REPLICAS") or 1), 1)
+    except ValueError:
+        return 1
+
+
 def _emulator(env: dict[str, str]) -> bool:
     return (env.get("TEAMS_EMULATOR") or "").strip() == "1"
 
@@ -81,7 +89,7 @@ def attach(app: web.Application, services, router, env: dict[str, str], inbox) -
                          f"not HOST={host}: the Emulator endpoint trusts whoever can reach it")
     service_urls = ServiceUrls.from_env(env, emulator=emulator)
     auth = BotAuth(settings)
-    connector = Connector(auth.bot_token, service_urls)
+    connector = Connector(auth.bot_token, service_urls, replicas=_replicas(env))
     files = TeamsFiles(services.db, services.clock, services.texts,
                        public_url=env.get("PUBLIC_URL", ""), allow_http_upload=not auth.enabled)
     messenger = TeamsMessenger(connector, SentCards(), files,

@@ -2,9 +2,17 @@
 
 Every outgoing call (replies, proactive prompts, card updates, roster look-ups) goes through
 here, so Teams' limits for bots hold everywhere: per conversation about 7 messages a second,
-60 per 30 s and 1,800 an hour, and a ceiling for the whole app. 412, 429, 502, 503 and 504 are
-retried with exponential backoff and jitter (honouring Retry-After); a refusal that will not
-change (400, 403, 404, ...) is permanent. Failures are `DeliveryFailed`, as the outbox expects.
+60 per 30 s and 1,800 an hour, and a ceiling for the whole app (with several replicas, each
+paces at its share of it: `replicas`). 412, 429, 502, 503 and 504 are retried with exponential
+backoff and jitter (honouring Retry-After); a refusal that will not change (400, 403, 404, ...)
+is permanent. Failures are `DeliveryFailed`, as the outbox expects.
+
+A new message (POST) is never resent here once its request may have reached the connector: the
+Bot Connector lets a bot neither read a conversation back nor send idempotently, so a timeout,
+a connection lost after sending, a 502 or a 504 leave it unknown whether the message is out.
+Those fail at once as `ambiguous` (counted on the delivery); the outbox tries again later,
+which is the only duplicate the protocol allows. The send timeout is generous (SEND_TIMEOUT) to
+keep that window small.
 Only addresses the service URL policy allows are called (bot/teams/service_urls.py), whatever
 a stored conversation reference says.
 """
@@ -29,6 +37,8 @@ RETRY_STATUSES = {412, 429, 502, 503, 504}
 LATER_STATUSES = {401, 408, 500}  # not retried now; the outbox tries again later
 PER_CONVERSATION = ((7, 1.0), (60, 30.0), (1800, 3600.0))  # (messages, seconds)
 PER_APP = ((50, 1.0),)
+SEND_TIMEOUT = 60.0  # seconds: a slow answer is better than an unknown one
+UNSURE_STATUSES = {502, 504}  # a gateway's answer: the connector may have taken the message
 MAX_TRACKED = 5000
 _CODE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -36,13 +46,20 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 class Pacer:
-    """Sliding windows per conversation and for the whole app: waits until a call fits."""
+    """Sliding windows per conversation and for the whole app: waits until a call fits.
+
+    The app's calls are also spaced evenly at its steadiest limit (50 a second: one per 20 ms),
+    strictly: a pause earns no credit, so a broadcast never opens with a burst."""
 
     def __init__(self, sleep: Sleep = asyncio.sleep,
                  monotonic: Callable[[], float] = time.monotonic,
-                 per_conversation=PER_CONVERSATION, per_app=PER_APP) -> None:
+                 per_conversation=PER_CONVERSATION, per_app=PER_APP, replicas: int = 1) -> None:
         self.sleep, self.monotonic = sleep, monotonic
+        share = max(replicas, 1)
+        per_app = tuple((max(int(count / share), 1), seconds) for count, seconds in per_app)
         self.limits = {"conversation": per_conversation, "app": per_app}
+        self.interval = max((seconds / count for count, seconds in per_app), default=0.0)
+        self._app_tat = 0.0
         self._sent: dict[tuple[str, str], deque[float]] = {}
 
     async def wait(self, conversation_id: str) -> None:
@@ -53,10 +70,12 @@ class Pacer:
                 self._delay(key, now)
         while True:
             now = self.monotonic()
-            delay = max(self._delay(key, now) for key in keys)
+            delay = max(self._app_tat - now, *(self._delay(key, now) for key in keys))
             if delay <= 0:
                 for key in keys:
                     self._sent.setdefault(key, deque()).append(now)
+                tat = self._app_tat  # a grant a little late keeps the rate; a pause restarts it
+                self._app_tat = (tat if tat <= now < tat + self.interval else now) + self.interval
                 return
             await self.sleep(delay)
 
@@ -83,12 +102,12 @@ class Connector:
     def __init__(self, token: Callable[[], Awaitable[str]], service_urls: ServiceUrls, *,
                  tries: int = 4, base_delay: float = 1.0, max_delay: float = 60.0, sleep: Sleep = asyncio.sleep,
                  monotonic: Callable[[], float] = time.monotonic,
-                 jitter: Callable[[], float] = random.random) -> None:
+                 jitter: Callable[[], float] = random.random, replicas: int = 1) -> None:
         self.token = token
         self.service_urls = service_urls
         self.tries, self.base_delay, self.max_delay = tries, base_delay, max_delay
         self.jitter = jitter
-        self.pacer = Pacer(sleep, monotonic)
+        self.pacer = Pacer(sleep, monotonic, replicas=replicas)
         self.sleep = sleep
         self._session: aiohttp.ClientSession | None = None
 
@@ -141,10 +160,14 @@ class Connector:
                 status, headers, answer = await self._request(method, url, body)
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
                 reason = f"teams network error: {type(error).__name__}"
+                if method == "POST" and not isinstance(error, aiohttp.ClientConnectorError):
+                    raise DeliveryFailed(reason, ambiguous=True) from error
             else:
                 if status < 300:
                     return answer
                 reason = f"teams {status} {_error_code(answer)}".strip()
+                if method == "POST" and status in UNSURE_STATUSES:
+                    raise DeliveryFailed(reason, ambiguous=True)
                 if status in LATER_STATUSES or status >= 500 and status not in RETRY_STATUSES:
                     raise DeliveryFailed(reason, permanent=False)
                 if status not in RETRY_STATUSES:
@@ -158,7 +181,7 @@ class Connector:
     async def _request(self, method: str, url: str, body: dict | None):
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=30), trust_env=False)
+                timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT), trust_env=False)
         headers = {}
         token = await self.token()
         if token:

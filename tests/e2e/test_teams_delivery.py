@@ -141,5 +141,5 @@ async def test_pacing_keeps_to_teams_limits_per_conversation():
     assert sent[69] >= 30.0  # the 61st had to wait for the 30-second window
 
     other = now[0]
-    await pacer.wait("a:other")  # another conversation is not held up by this one
-    assert now[0] == other
+    await pacer.wait("a:other")  # another conversation is not held up by this one (only by the
+    assert now[0] - other <= 1 / 50 + 1e-9  # app's even spacing, 50 calls a second)

@@ -7,8 +7,10 @@ them as a table (and `make faults` finds it in out/faults.txt). A row per scenar
     inputs      inputs tried (fuzzed commands, presses, files; chat sent during faults)
     expected    prompts the outbox had to deliver (delivery rows)
     delivered   of those, sent
-    duplicated  sent more than once to the platform; `ambiguous` of them explained by an
-                ambiguous failure (see tests/faults/ledger.py)
+    duplicated  sent more than once to the platform
+    ambiguous   rows with an attempt the bot itself counted as ambiguous (its answer was lost,
+                or the process died holding it); duplicated must not exceed it, and the last
+                column says what lost the duplicated rows' answers (see tests/faults/ledger.py)
     lost        neither sent nor recorded as failed/skipped with a reason, or "sent" but never
                 seen at the platform (must be 0)
     failed      recorded as failed with the reason, after the last try
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +33,7 @@ OUT = ROOT / "out" / "faults.txt"
 COLUMNS = ("faults", "inputs", "expected", "delivered", "duplicated", "ambiguous", "lost",
            "failed", "skipped")
 HEADINGS = ("faults injected", "inputs tried", "messages expected", "delivered", "duplicated",
-            "of which ambiguous", "lost", "failed (reason)", "skipped (reason)")
+            "ambiguous", "lost", "failed (reason)", "skipped (reason)")
 LIGHT_EXAMPLES = 150
 
 
@@ -50,6 +53,7 @@ class Row:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COLUMNS, 0))
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    why: Counter = field(default_factory=Counter)  # what caused the duplicates
 
 
 class Figures:
@@ -59,8 +63,10 @@ class Figures:
         self.rows: dict[str, Row] = {}
         self.heavy = False  # a `faults`-marked test ran: write out/faults.txt
 
-    def add(self, scenario: str, *, seconds: float = 0.0, note: str = "", **counts: int) -> None:
+    def add(self, scenario: str, *, seconds: float = 0.0, note: str = "",
+            why: Counter | None = None, **counts: int) -> None:
         row = self.rows.setdefault(scenario, Row())
+        row.why.update(why or {})
         for name, value in counts.items():
             if name not in row.counts:
                 raise KeyError(f"unknown figure {name!r}; one of {COLUMNS}")
@@ -70,21 +76,23 @@ class Figures:
             row.notes.append(note)
 
     def table(self) -> str:
-        names = ["scenario", *HEADINGS, "seconds"]
+        names = ["scenario", *HEADINGS, "seconds", "why duplicated"]
         lines = []
         totals = dict.fromkeys(COLUMNS, 0)
         seconds = 0.0
         for scenario, row in self.rows.items():
-            lines.append([scenario, *(str(row.counts[c]) for c in COLUMNS), f"{row.seconds:.0f}"])
+            why = ", ".join(f"{k} {n}" for k, n in row.why.most_common()) or "-"
+            lines.append([scenario, *(str(row.counts[c]) for c in COLUMNS), f"{row.seconds:.0f}",
+                          why])
             for c in COLUMNS:
                 totals[c] += row.counts[c]
             seconds += row.seconds
-        lines.append(["TOTAL", *(str(totals[c]) for c in COLUMNS), f"{seconds:.0f}"])
+        lines.append(["TOTAL", *(str(totals[c]) for c in COLUMNS), f"{seconds:.0f}", ""])
         widths = [max(len(names[i]), *(len(line[i]) for line in lines)) for i in range(len(names))]
 
         def fmt(cells):
-            return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                             for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+            return "  ".join(c.ljust(w) if i in (0, len(cells) - 1) else c.rjust(w)
+                             for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
         rule = "-" * len(fmt(names))
         out = [fmt(names), rule, *(fmt(line) for line in lines[:-1]), rule, fmt(lines[-1])]

@@ -1,14 +1,17 @@
 """Accounting for the fault tests: which outbox rows each send carried, and what came of them.
 
 In-process, `Ledger` wraps the dispatcher's send step (one batch of rows for one person; the
-dispatcher sends batches one after another), so every message that reached the fake platform
-during that step belongs to those rows. A row is then
+dispatcher sends several batches at once, but one at a time per person), so every message that
+reached that person's conversation at the fake platform during that step belongs to those rows.
+A row is then
 
     delivered    sent, and seen at the platform exactly once, or more often only because of an
                  ambiguous failure: the platform took the message but its answer never came
                  back (a timeout or a dropped connection "after", or an answer ready only after
-                 the bot had given up), so the bot rightly tried again. Those extra copies are
-                 `ambiguous` duplicates; any other extra copy is unexplained, and a bug.
+                 the bot had given up), so the bot tried again. The bot counts every such
+                 attempt itself (Delivery.ambiguous): `ambiguous` rows are those with at least
+                 one, and every extra copy must be both caused by such a failure at the fake and
+                 counted by the bot; any other extra copy is unexplained, and a bug.
     failed       failed, with the reason, after its last try (or at once when permanent)
     skipped      skipped, with the reason
     lost         anything else: still pending or claimed, failed or skipped without a reason,
@@ -42,6 +45,7 @@ class Account:
     arrived_unrecorded: int = 0  # reached the platform ambiguously, then failed/skipped
     early: list[str] = field(default_factory=list)  # failed before the last try, not permanent
     reasons: Counter = field(default_factory=Counter)
+    why: Counter = field(default_factory=Counter)  # what lost the answers of duplicated rows
 
     def figures(self) -> dict[str, int]:
         return dict(expected=self.expected, delivered=self.delivered,
@@ -50,7 +54,8 @@ class Account:
 
 
 def settle(rows: list[Delivery], posts: Callable[[Delivery], tuple[int, int]],
-           permanent: tuple[str, ...] = ()) -> Account:
+           permanent: tuple[str, ...] = (),
+           why: Callable[[Delivery], Counter] = lambda row: Counter()) -> Account:
     """Classify every row; `posts(row)` = (copies seen at the platform, of them ambiguous).
 
     A failure must come after the last try (RETRY_DELAYS), unless its reason is `permanent`."""
@@ -58,6 +63,8 @@ def settle(rows: list[Delivery], posts: Callable[[Delivery], tuple[int, int]],
     for row in rows:
         seen, ambiguous = posts(row)
         label = f"#{row.id} {row.kind} to person {row.person_id}"
+        if row.ambiguous:
+            account.ambiguous += 1
         if row.status not in TERMINAL:
             account.lost += 1
             account.lost_rows.append(f"{label}: still {row.status} ({row.last_error})")
@@ -85,10 +92,12 @@ def settle(rows: list[Delivery], posts: Callable[[Delivery], tuple[int, int]],
         account.delivered += 1
         if seen > 1:
             account.duplicated += 1
-            if seen - 1 <= ambiguous:
-                account.ambiguous += 1
-            else:
-                account.unexplained.append(f"{label}: posted {seen}×, {ambiguous} ambiguous")
+            account.why.update(why(row))
+            if seen - 1 > ambiguous:
+                account.why["answer slower than the client's timeout"] += seen - 1 - ambiguous
+            if seen - 1 > row.ambiguous:
+                account.unexplained.append(f"{label}: posted {seen}×, the bot counted "
+                                           f"{row.ambiguous} ambiguous attempts")
     return account
 
 
@@ -104,10 +113,12 @@ class Ledger:
     """
 
     def __init__(self, dispatcher, calls: Callable[[], list], effective: Callable,
-                 ambiguous: Callable) -> None:
+                 ambiguous: Callable, owner: Callable = lambda call: "",
+                 owner_of: Callable = lambda batch: "") -> None:
         self.calls, self.effective, self.ambiguous = calls, effective, ambiguous
         self.copies: dict[int, int] = defaultdict(int)
         self.unsure: dict[int, int] = defaultdict(int)
+        self.kinds: dict[int, Counter] = defaultdict(Counter)
         self.message: dict[int, object] = {}
         self.sends = self.traced = 0
         self.base = len(calls())
@@ -118,20 +129,25 @@ class Ledger:
             try:
                 await send(batch, result)
             finally:
-                made = [c for c in self.calls()[start:] if self.effective(c)]
+                mine = owner_of(batch)  # other people's sends run meanwhile
+                made = [c for c in self.calls()[start:] if self.effective(c)
+                        and owner(c) == mine]
                 self.sends += 1
                 self.traced += len(made)
-                for row_id, _ in batch.rows:
-                    self.copies[row_id] += len(made)
-                    self.unsure[row_id] += sum(1 for c in made if self.ambiguous(c))
-                    self.message[row_id] = batch.message
+                for row in batch.rows:
+                    self.copies[row.id] += len(made)
+                    unsure = [c.chaos for c in made if self.ambiguous(c)]
+                    self.unsure[row.id] += len(unsure)
+                    self.kinds[row.id].update(unsure)
+                    self.message[row.id] = batch.message
 
         dispatcher._send = traced
 
     def account(self, db, where=(), permanent: tuple[str, ...] = ()) -> Account:
         with db.unit() as session:
             rows = list(session.exec(select(Delivery).where(*where).order_by(Delivery.id)))
-        return settle(rows, lambda row: (self.copies[row.id], self.unsure[row.id]), permanent)
+        return settle(rows, lambda row: (self.copies[row.id], self.unsure[row.id]), permanent,
+                      lambda row: self.kinds[row.id])
 
     def stray(self) -> int:
         """Messages that reached the platform since the ledger started, outside any send of the

@@ -2,11 +2,13 @@
 moments during a broadcast and during ticks, and restarted, FAULTS_KILLS times (5 by default).
 
 Invariant: nothing is lost (after recovery every due delivery is sent, failed or skipped, and
-the timeline proposed exactly what an uninterrupted run proposes), and at most the messages in
-flight at the kill instants are duplicated, at most one per kill: the outbox sends one message
-at a time, so only the one whose post had returned but whose "sent" mark had not yet committed
-can go out twice. Claims of a killed process come back after CLAIM_TIMEOUT (10 minutes of the
-rehearsal clock), so the test moves the CLOCK_FILE on after each restart.
+the timeline proposed exactly what an uninterrupted run proposes), and only messages in flight at
+the kill instants are duplicated: those whose post had gone out but whose "sent" mark had not
+yet committed (several sends are in flight at once, and marks are committed in small groups).
+Teams has no read-back, so such a message may go out twice; the bot counts each row it finds
+claimed by a dead process as ambiguous, and duplicates must not exceed that count. Claims of a
+killed process come back after CLAIM_TIMEOUT (10 minutes of the rehearsal clock), so the test
+moves the CLOCK_FILE on after each restart.
 """
 from __future__ import annotations
 
@@ -171,7 +173,10 @@ async def test_serve_killed_during_a_broadcast_and_ticks_loses_nothing(fresh_pos
             or (r.status == "sent" and posted[r.platform_ref] != 1)]
     duplicates = [c for c in posts if c.id not in sent]
     in_flight = set().union(*(k.persons for k in kills))
-    unexplained = [c for c in duplicates if owners.get(c.conversation_id) not in in_flight]
+    counted = {r.person_id for r in rows if r.ambiguous}  # the bot's own count
+    unexplained = [c for c in duplicates if owners.get(c.conversation_id) not in in_flight
+                   or owners.get(c.conversation_id) not in counted]
+    ambiguous = sum(1 for r in due if r.ambiguous)
     announced = [r for r in rows if r.kind == "announcement"]
     reference = await reference_keys(programme, clock.moments, tmp_path)
     proposed = {r.key for r in rows if not r.key.startswith("announce")}
@@ -180,15 +185,16 @@ async def test_serve_killed_during_a_broadcast_and_ticks_loses_nothing(fresh_pos
 
     figures.add("process: SIGKILL during broadcast + ticks", faults=len(kills),
                 expected=len(due), delivered=sum(1 for r in due if r.status == "sent"),
-                duplicated=len(duplicates), ambiguous=len(duplicates) - len(unexplained),
+                duplicated=len(duplicates), ambiguous=ambiguous,
+                why=Counter({"killed between post and commit": len(duplicates)}),
                 lost=len(lost), failed=sum(1 for r in due if r.status == "failed"),
                 skipped=sum(1 for r in due if r.status == "skipped"),
                 seconds=time.monotonic() - started,
                 note="kills: " + "; ".join(f"{k.phase} after {k.posted} posts, {len(k.claimed)} "
                                            "claimed" for k in kills))
     figures.add("process: SIGKILL during broadcast + ticks",
-                note=f"{len(duplicates)} duplicate(s) ≤ {len(kills)} kills: each the one message "
-                     "whose post had returned but whose 'sent' mark had not committed")
+                note=f"{len(duplicates)} duplicate(s) ≤ {ambiguous} rows found claimed by a "
+                     "dead process: each posted before its 'sent' mark could commit")
     if outcomes:
         figures.add("process: SIGKILL during broadcast + ticks",
                     note="outcomes: " + ", ".join(f"{k}×{n}" for k, n in sorted(outcomes.items())))
@@ -196,7 +202,7 @@ async def test_serve_killed_during_a_broadcast_and_ticks_loses_nothing(fresh_pos
     assert lost == [], [(r.id, r.kind, r.status, r.last_error) for r in lost[:10]]
     assert len(announced) == recipients and all(r.status == "sent" for r in announced)
     assert unexplained == [], [(c.id, c.conversation_id) for c in unexplained[:10]]
-    assert len(duplicates) <= len(kills)  # one message in flight per process
+    assert len(duplicates) <= ambiguous
     assert proposed == reference, (sorted(reference - proposed)[:10],
                                    sorted(proposed - reference)[:10])
     assert len(due) > recipients + 2 * PAIRS  # the broadcast, kick-offs and more

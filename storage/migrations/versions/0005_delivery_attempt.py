@@ -1,0 +1,31 @@
+"""a delivery remembers an attempt whose outcome is unknown: since when, and how many there were
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-01
+"""
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+
+revision = '0005'
+down_revision = '0004'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('unsure_since', sqlmodel.sql.sqltypes.UTCDateTime(),
+                                      nullable=True))
+        batch_op.add_column(sa.Column('ambiguous', sa.Integer(), nullable=False,
+                                      server_default='0'))
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.alter_column('ambiguous', server_default=None)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.drop_column('ambiguous')
+        batch_op.drop_column('unsure_since')
