@@ -5,7 +5,10 @@
 Knows Slack users U00000… for mentee0@example.org…; prints `port N` once it listens, and answers
 GET /stats with what it has seen (calls per method, the last response_url POST's
 time.monotonic(), which every process on the machine shares; with ?answers=PREFIX, when each
-response_url whose key starts with PREFIX was first answered). Stops on SIGTERM.
+response_url whose key starts with PREFIX was first answered). Stops on SIGTERM. Like the test
+fake it answers conversations.history with message metadata; `--drop-after SHARE` takes that
+share of chat.postMessage calls and then drops the connection unanswered (a post that is out,
+though the bot never hears so).
 """
 from __future__ import annotations
 
@@ -66,8 +69,13 @@ class CountingSlack(FakeSlack):
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mentees", type=int, required=True)
+    parser.add_argument("--drop-after", type=float, default=0.0,
+                        help="share of posts taken, then answered by a dropped connection")
     args = parser.parse_args()
     fake = CountingSlack(mentee_users(args.mentees))
+    if args.drop_after > 0:
+        fake.make_chaos(args.drop_after, methods=("chat.postMessage",), kinds=("drop",),
+                        flavours=("-after",))
     await fake.start()
     stats = web.Application()
     stats.router.add_get("/stats", fake.stats)

@@ -177,7 +177,7 @@ class Delivery(SQLModel, table=True):
     text: str = Field(default="", sa_column=Column(Text, nullable=False))
     read_at: datetime | None = None
     unsure_since: datetime | None = None
-    ambiguous: int = 0
+    ambiguous: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class ProcessedEvent(SQLModel, table=True):

@@ -6,8 +6,8 @@ file-upload steps) and the `response_url` POSTs of slash commands and buttons. T
 chosen calls answer 429 with Retry-After, 500, or `{"ok": false, "error": ...}`, make them slow,
 or take a call and then drop the connection before answering (`then="drop"`); `chaos()`
 troubles a random share of calls (429, 500, timeouts, dropped connections), off unless a test
-turns it on. Message timestamps follow the `clock` it is given (the bot's), as Slack's follow
-real time, so reading a DM back "since the claim" finds what was posted after it.
+turns it on. Message timestamps follow the `clock` it is given (the bot's; else the machine's),
+as Slack's follow real time, so reading a DM back "since the claim" finds what was posted after.
 
 `workspace()` is Slack's other side: the bot's real aiohttp app on port 0 and signed requests
 to it (slash commands, DMs, button presses, modal submits, the Home tab), built as Slack does.
@@ -81,6 +81,7 @@ class Chaos:
     seed: int = 0
     kinds: tuple[str, ...] = CHAOS_KINDS
     methods: tuple[str, ...] = ()  # empty: every method
+    flavours: tuple[str, ...] = ("-before", "-after")  # of timeouts and drops
     hang: float = 1.0
     retry_after: int = 1
     injected: Counter = field(default_factory=Counter)
@@ -96,7 +97,7 @@ class Chaos:
             return ""
         kind = self._random.choice(self.kinds)
         if kind in ("timeout", "drop"):
-            kind += self._random.choice(("-before", "-after"))
+            kind += self._random.choice(self.flavours)
         self.injected[kind] += 1
         return kind
 
@@ -119,6 +120,7 @@ class FakeSlack:
         self.clock = clock
         self._last_ts = 0
         self.calls: list[Call] = []
+        self.messages: dict[str, list[dict]] = {}  # channel -> what was posted there (ok)
         self.faults: list[Fault] = []
         self.chaos: Chaos | None = None
         self.delays: dict[str, float] = {}
@@ -278,6 +280,12 @@ class FakeSlack:
         call.result = handler(params)
         if not call.result.get("ok"):
             call.status = 400
+        elif method == "chat.postMessage":
+            posted = {"type": "message", "user": BOT_USER, "ts": call.result["ts"],
+                      "text": params.get("text", "")}
+            if params.get("metadata"):
+                posted["metadata"] = params["metadata"]
+            self.messages.setdefault(params.get("channel", ""), []).append(posted)
         return web.json_response(call.result)
 
     def _auth_test(self, params: dict) -> dict:
@@ -311,8 +319,8 @@ class FakeSlack:
         return {"ok": True, "channel": {"id": dm_of(user)}}
 
     def _next_ts(self) -> str:
-        """Unique and rising, from the clock's seconds (2026-01-01 without a clock)."""
-        seconds = self.clock.now().timestamp() if self.clock is not None else 1767225600
+        """Unique and rising, from the clock's seconds (the machine's, without a clock)."""
+        seconds = self.clock.now().timestamp() if self.clock is not None else time.time()
         self._last_ts = max(self._last_ts + 1, round(seconds * 1_000_000))
         return f"{self._last_ts // 1_000_000}.{self._last_ts % 1_000_000:06d}"
 
@@ -332,9 +340,7 @@ class FakeSlack:
         limit = int(params.get("limit") or 100)
         start = int(params.get("cursor") or 0)
         with_metadata = str(params.get("include_all_metadata")).lower() in ("true", "1")
-        posted = [c.result["message"] for c in self.to("chat.postMessage")
-                  if c.params.get("channel") == channel and c.result.get("ok")
-                  and float(c.result["ts"]) >= oldest]
+        posted = [m for m in self.messages.get(channel, []) if float(m["ts"]) >= oldest]
         posted.sort(key=lambda m: float(m["ts"]), reverse=True)
         page = [m if with_metadata else {k: v for k, v in m.items() if k != "metadata"}
                 for m in posted[start:start + limit]]

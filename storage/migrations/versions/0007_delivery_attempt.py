@@ -21,8 +21,6 @@ def upgrade() -> None:
                                       nullable=True))
         batch_op.add_column(sa.Column('ambiguous', sa.Integer(), nullable=False,
                                       server_default='0'))
-    with op.batch_alter_table('delivery', schema=None) as batch_op:
-        batch_op.alter_column('ambiguous', server_default=None)
 
 
 def downgrade() -> None:
