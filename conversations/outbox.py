@@ -30,7 +30,6 @@ MAX_BUTTONS = 6
 # How long a send's outcome is retried while the database is away (well under CLAIM_TIMEOUT,
 # after which the row would be claimed again and a message already out sent a second time).
 SETTLE_PATIENCE = 300.0
-COMMIT_EVERY = 20  # people planned per commit while preparing a batch
 
 
 # Where a message can reach a person: a stored conversation reference, one per platform.
@@ -152,27 +151,29 @@ class Dispatcher:
         for row in rows:
             by_person[row.person_id].append(row)
         batches = []
-        # One session for the batch, a savepoint per person (one's trouble stays theirs), a
-        # commit every few people (short write locks); what people share is loaded at once.
+        # One session for the batch, whose identity map keeps what people share (loaded at
+        # once, held here: the map itself is weak); a transaction per person, as before, so
+        # one's trouble stays theirs and no write waits behind a long transaction.
         with self.db.unit() as session:
-            shared = outbox.preload(session, rows)  # held: the session's identity map is weak
+            shared = outbox.preload(session, rows)
             known = outbox.identities_by_person(session, list(by_person))
-            for n, (person_id, person_rows) in enumerate(by_person.items(), 1):
+            session.commit()
+            for person_id, person_rows in by_person.items():
                 try:
-                    with session.begin_nested():
-                        batch = self._plan(session, person_id, person_rows, now, result,
-                                           known.get(person_id))
+                    batch = self._plan(session, person_id, person_rows, now, result,
+                                       known.get(person_id))
+                    session.commit()
                 except Unavailable:
+                    session.rollback()
                     raise
                 except Exception as error:  # their rows stay claimed, come back after a while
+                    session.rollback()
                     log.error("preparing deliveries %s failed: %s",
                               [row.id for row in person_rows], type(error).__name__)
                     result.failed += len(person_rows)
                     continue
                 if batch is not None:
                     batches.append(batch)
-                if n % COMMIT_EVERY == 0:
-                    session.commit()
             del shared
         return batches, len(rows) == self.batch_size
 

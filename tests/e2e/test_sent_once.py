@@ -31,9 +31,8 @@ async def test_a_post_taken_but_unanswered_is_found_by_its_key_not_posted_again(
         kickoff = kickoff_of(slack.services, 4)
         assert (kickoff.status, kickoff.ambiguous) == ("pending", 1)
         assert kickoff.unsure_since == kickoff.claimed_at
-        [post] = slack.fake.posts_in(dm_of(GRACE)) or [
-            {**c.params, "ts": c.result["ts"]} for c in slack.fake.to("chat.postMessage")
-            if c.params.get("channel") == dm_of(GRACE)]
+        # One call: slack_sdk's retry after a dropped connection leaves posts alone.
+        [post] = slack.fake.posts_in(dm_of(GRACE))
         assert post["metadata"] == {"event_type": "mentor_delivery",
                                     "event_payload": {"key": kickoff.key}}
         assert slack.fake.to("conversations.history") == []  # never read back on a hunch
@@ -67,17 +66,6 @@ async def test_a_500_is_ambiguous_and_a_read_back_that_finds_nothing_posts(sqlit
         # Everyone else's kick-off went out without a single read-back.
         assert all(c.params["channel"] == dm_of(GRACE)
                    for c in slack.fake.to("conversations.history"))
-
-
-async def test_sdk_does_not_resend_a_post_after_a_dropped_connection(sqlite_database, clock):
-    import_programme(sqlite_database, now=clock.now())
-    clock.advance(hours=8, minutes=30)
-    async with workspace(sqlite_database, clock) as slack:
-        slack.fake.fail("chat.postMessage", then="drop", channel=dm_of(GRACE))
-        await slack.services.pump()
-        posts = [c for c in slack.fake.to("chat.postMessage")
-                 if c.params.get("channel") == dm_of(GRACE)]
-        assert len(posts) == 1  # slack_sdk's connection-error retry left posts alone
 
 
 async def test_teams_posts_again_after_a_lost_answer_and_counts_it(sqlite_database, clock):
