@@ -16,9 +16,9 @@ process) on the same database, each with REPLICAS=2: each paces at half the budg
 per-replica share), and claims keep them from sending the same row.
 
 Targets: at least 90 % of the allowed rate, nothing lost, nothing posted twice.
-    python bench/broadcast.py [--platform slack|teams] [--replicas 1|2] [--rate N] [--burst 10]
+    python bench/broadcast.py            # Slack and Teams, one and two replicas, one run each
+    python bench/broadcast.py --platform slack|teams [--replicas 1|2] [--rate N] [--burst 10]
                               [--pace 0.95] [--pairs 5000] [--postgres]
-    python bench/broadcast.py --all      # Slack and Teams, one and two replicas, one run each
 """
 from __future__ import annotations
 
@@ -198,10 +198,11 @@ async def run(db: Database, args) -> dict:
 
     clock = RunningClock(START)
     fake, conversation_of, env = await start_platform(args, db, clock)
-    replicas = []
+    replicas, routers = [], []
     try:
         for n in range(args.replicas):
             router = RoutingMessenger({}, None)
+            routers.append(router)
             services = build(clock=clock, messenger=router, db=db, worker=f"bench-{n}")
             _app, banner = make_app(services, router, {**env, "REPLICAS": str(args.replicas)})
             live = f"{args.platform.capitalize()}: live"
@@ -238,6 +239,9 @@ async def run(db: Database, args) -> dict:
             by_worker = Counter(conn.execute(select(Delivery.claimed_by).where(
                 Delivery.kind == "announcement", Delivery.status == "sent")).scalars())
     finally:
+        for router in routers:  # the Teams connectors' HTTP sessions
+            if "teams" in router.messengers:
+                await router.messengers["teams"].connector.close()
         await fake.stop() if args.platform == "slack" else await fake.close()
     posts = Counter(channel for _, channel in fake.ok_posts)
     times = sorted(at for at, _ in fake.ok_posts)
@@ -326,11 +330,10 @@ def one_run(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--platform", choices=("slack", "teams"), default="slack")
-    parser.add_argument("--replicas", type=int, choices=(1, 2), default=1,
+    parser.add_argument("--platform", choices=("slack", "teams"),
+                        help="one platform (without it and --replicas: all four runs)")
+    parser.add_argument("--replicas", type=int, choices=(1, 2),
                         help="outboxes sharing the database and the budget (each its share)")
-    parser.add_argument("--all", action="store_true",
-                        help="Slack and Teams, one and two replicas: four runs and a summary")
     parser.add_argument("--rate", type=float, default=0,
                         help="posts a second the fake allows (default: Slack 100, Teams 50)")
     parser.add_argument("--burst", type=int, default=10, help="posts the fake allows at once")
@@ -343,8 +346,10 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("bot.report.admin").setLevel(logging.ERROR)  # /admin is not served here
     print(f"broadcast benchmark on {machine()}")
-    runs = ([("slack", 1), ("slack", 2), ("teams", 1), ("teams", 2)] if args.all
-            else [(args.platform, args.replicas)])
+    if args.platform is None and args.replicas is None:
+        runs = [("slack", 1), ("slack", 2), ("teams", 1), ("teams", 2)]
+    else:
+        runs = [(args.platform or "slack", args.replicas or 1)]
     rate = args.rate
     summary = []
     for platform, replicas in runs:
