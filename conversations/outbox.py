@@ -6,7 +6,9 @@ cap (most important kept), one message per person per round (prompts due togethe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -120,6 +122,11 @@ class Dispatcher:
         self.batch_size = batch_size
         self.in_flight = in_flight
         self._recorder = Recorder(lambda items: self._settle(self._settle_sent, items))
+        # SQLite takes one writer at a time, and a transaction that read before another one
+        # committed cannot write at all ("database is locked", at once): the outbox's own
+        # writers (preparing in one thread, recording in others) take turns.
+        self._writing = (threading.Lock() if getattr(db, "is_sqlite", True)
+                         else contextlib.nullcontext())
 
     async def run_once(self) -> RoundResult:
         """One round: everything due now is sent, postponed, skipped or scheduled for retry."""
@@ -143,9 +150,9 @@ class Dispatcher:
 
     def _prepare(self, result: RoundResult) -> tuple[list[Batch], bool]:
         now = self.clock.now()
-        with self.db.unit() as session:
+        with self._writing, self.db.unit() as session:
             outbox.requeue_stuck(session, now)
-        with self.db.unit() as session:
+        with self._writing, self.db.unit() as session:
             rows = outbox.claim_due(session, now, self.worker, self.batch_size)
         by_person: dict[int, list[Delivery]] = defaultdict(list)
         for row in rows:
@@ -160,14 +167,17 @@ class Dispatcher:
             session.commit()
             for person_id, person_rows in by_person.items():
                 try:
-                    batch = self._plan(session, person_id, person_rows, now, result,
-                                       known.get(person_id))
-                    session.commit()
+                    with self._writing:
+                        try:
+                            batch = self._plan(session, person_id, person_rows, now, result,
+                                               known.get(person_id))
+                            session.commit()
+                        except BaseException:
+                            session.rollback()
+                            raise
                 except Unavailable:
-                    session.rollback()
                     raise
                 except Exception as error:  # their rows stay claimed, come back after a while
-                    session.rollback()
                     log.error("preparing deliveries %s failed: %s",
                               [row.id for row in person_rows], type(error).__name__)
                     result.failed += len(person_rows)
@@ -369,14 +379,14 @@ class Dispatcher:
 
     def _settle_sent(self, items: list[tuple[Planned, SentRef]]) -> None:
         now = self.clock.now()
-        with self.db.unit() as session:
+        with self._writing, self.db.unit() as session:
             outbox.mark_sent_many(session, [
                 {"id": row.id, "platform": sent.platform, "platform_ref": sent.message_id,
                  "text": row.text} for row, sent in items], now)
 
     def _settle_failure(self, batch: Batch, failure: DeliveryFailed, result: RoundResult) -> None:
         now = self.clock.now()
-        with self.db.unit() as session:
+        with self._writing, self.db.unit() as session:
             for planned in batch.rows:
                 row = session.get(Delivery, planned.id)
                 unsure = (planned.claimed_at or now) if failure.ambiguous else None
