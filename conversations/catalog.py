@@ -49,6 +49,10 @@ KINDS = {k.name: k for k in (
     Kind("meeting_cancelled", 1, relayed=True, capped=False, stale_after=timedelta(days=60)),
     # A group mentee's proposed time, for the mentor(s) to book (they own a group's booking).
     Kind("meeting_proposed", 1, relayed=True, capped=False, stale_after=timedelta(days=14)),
+    # A group mentee can't come: the mentor(s) hear it; the meeting goes on for the others.
+    Kind("meeting_regrets", 1, relayed=True, capped=False, stale_after=timedelta(days=60)),
+    # The mentee's proposal no mentor booked: they hear it lapsed, once.
+    Kind("proposal_lapsed", 2, capped=False, stale_after=timedelta(days=2)),
 )}
 
 CAPPED = tuple(k.name for k in KINDS.values() if k.capped and not k.transactional)

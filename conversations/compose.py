@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from conversations import announcement_text
@@ -136,15 +136,23 @@ def _preparing(ctx: Context) -> Appointment:
     return appointment
 
 
-def _agenda_reminder(ctx: Context):
+def _attending(ctx: Context) -> Appointment:
+    """A reminder is for someone coming: not for a group mentee who sent regrets."""
     appointment = _preparing(ctx)
+    if meetings.sent_regrets(ctx.session, appointment, ctx.person.id):
+        raise Skip("sent regrets")
+    return appointment
+
+
+def _agenda_reminder(ctx: Context):
+    appointment = _attending(ctx)
     if meetings.agenda_for(ctx.session, appointment.id) is not None:
         raise Skip("agenda already sent")
     return {"when": ctx.local(appointment.at)}, ()
 
 
 def _meeting_reminder(ctx: Context):
-    appointment = _preparing(ctx)
+    appointment = _attending(ctx)
     agenda = meetings.agenda_for(ctx.session, appointment.id)
     return {"when": ctx.local(appointment.at), "has_agenda": agenda is not None}, ()
 
@@ -218,6 +226,36 @@ def _meeting_proposed(ctx: Context):
             "before": ctx.local(booked.at) if moving and booked else None}, (
         Button(ctx.text("buttons/book_proposed"), BOOK_CHOICE, ctx.payload["choice"],
                "primary"),)
+
+
+def _meeting_regrets(ctx: Context):
+    """A group mentee can't come; true while the meeting stands at that time."""
+    appointment = _preparing(ctx)
+    by = ctx.session.get(Person, ctx.payload.get("by", 0))
+    return {"when": ctx.local(appointment.at), "by": by.name.split()[0] if by else "",
+            "note": ctx.payload.get("note", "")}, ()
+
+
+def _proposal_lapsed(ctx: Context):
+    """The mentee's proposed time no mentor booked; said only if the booking has not changed
+    since (booked, moved or cancelled: they heard of that instead)."""
+    at = datetime.fromisoformat(ctx.payload["at"])
+    proposed = datetime.fromisoformat(ctx.payload["proposed_at"])
+    booked = meetings.next_appointment(ctx.session, ctx.pair.id) if ctx.pair else None
+    if booked is not None and (booked.at == at or _aware(booked.changed_at or booked.created_at)
+                               > proposed):
+        raise Skip("the booking changed since")
+    if "from" in ctx.payload and (booked is None
+                                  or booked.at != datetime.fromisoformat(ctx.payload["from"])):
+        raise Skip("the booking changed since")
+    mentors = [p.name.split()[0] for p, r in pair_members(ctx.session, ctx.pair.id)
+               if r == "mentor"] if ctx.pair else []
+    return {"when": ctx.local(at), "names": mentors}, ()
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive UTC datetimes; make them aware."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _agenda_too_late(ctx: Context, appointment: Appointment) -> bool:
@@ -314,6 +352,8 @@ _EXTRAS = {
     "meeting_moved": _meeting_booked,
     "meeting_cancelled": _meeting_booked,
     "meeting_proposed": _meeting_proposed,
+    "meeting_regrets": _meeting_regrets,
+    "proposal_lapsed": _proposal_lapsed,
     "first_meeting_chase": _book_buttons,
     "meeting_nudge": _book_buttons,
     "droop": _status_values,

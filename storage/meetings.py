@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
-from storage.tables import Agenda, Appointment, Meeting, Pair
+from storage.tables import Agenda, Appointment, Delivery, Meeting, Pair
 
 
 def add_meeting(session: Session, *, pair_id: int, person_id: int, held_at: datetime,
@@ -120,3 +120,11 @@ def touch_pair(session: Session, pair_id: int, now: datetime) -> None:
 
 def appointment(session: Session, appointment_id: int) -> Appointment | None:
     return session.get(Appointment, appointment_id)
+
+
+def sent_regrets(session: Session, appointment: Appointment, person_id: int) -> bool:
+    """Whether this person said they can't come to this appointment at its current time (a
+    group mentee's `cancel`: the relay to the mentor is the fact; a move clears it)."""
+    prefix = f"regrets:{appointment.id}:{appointment.sequence}:{person_id}:"
+    query = select(Delivery.id).where(Delivery.key.startswith(prefix, autoescape=True)).limit(1)
+    return session.exec(query).first() is not None

@@ -76,8 +76,8 @@ def forget_person(session: Session, person: Person) -> dict[str, int]:
         if theirs & set(payload.get("agenda_ids", [payload.get("agenda_id")])):
             row.text, row.payload_json = "", "{}"
             session.add(row)
-    for row in session.exec(select(Delivery).where(Delivery.kind == "meeting_cancelled",
-                                                   Delivery.person_id != pid)):
+    for row in session.exec(select(Delivery).where(
+            Delivery.kind.in_(("meeting_cancelled", "meeting_regrets")), Delivery.person_id != pid)):
         if json.loads(row.payload_json or "{}").get("by") == pid:  # their note to the partner
             row.text, row.payload_json = "", "{}"
             session.add(row)

@@ -25,6 +25,7 @@ BOOK_CHOICE = "book_choice"
 KEEP_BUTTON = "keep_booking"
 INVITE_NAME = "mentoring.ics"
 CONFIRM_WORDS = {"anyway", "confirm", "alligevel", "bekræft", "bekraeft"}
+PROPOSAL_LASTS = timedelta(days=14)  # a proposal no mentor booked lapses (the typed yes's reach)
 
 
 def log(turn: Turn, command: Command) -> None:
@@ -155,10 +156,26 @@ def _propose(turn: Turn, role, at: datetime, booked: Appointment | None) -> None
                                  **({"from": booked.at.isoformat()} if booked else {})}))
         if due > turn.now:
             arrivals.append((mentor.name, due.astimezone(turn.tz)))
+    proposals.append(_lapse_notice(turn, role, at, booked, settings))
     propose(turn.session, proposals)
     turn.say("meetings/proposed", when=at.astimezone(turn.tz),
              names=[m.name.split()[0] for m in mentors], arrivals=arrivals,
              before=booked.at.astimezone(turn.tz) if booked else None)
+
+
+def _lapse_notice(turn: Turn, role, at: datetime, booked: Appointment | None,
+                  settings: Settings) -> Proposal:
+    """The mentee hears once, in their working hours, if no mentor booked their proposal
+    (composing skips it when the booking changed since); a newer proposal replaces it."""
+    withdraw(turn.session, turn.person.id, f"proposal_lapsed:{role.pair.id}:", "proposed again")
+    due = relay_moment(min(turn.now + PROPOSAL_LASTS, at), turn.person.timezone, settings)
+    return Proposal(
+        key=f"proposal_lapsed:{role.pair.id}:{at.astimezone(UTC):%Y%m%dT%H%MZ}:"
+            f"{booked.sequence if booked else '-'}:{turn.person.id}",
+        person_id=turn.person.id, programme_id=role.programme.id, pair_id=role.pair.id,
+        kind="proposal_lapsed", due_at=due, stale_after=due + timedelta(days=2), priority=2,
+        payload={"at": at.isoformat(), "proposed_at": turn.now.isoformat(),
+                 **({"from": booked.at.isoformat()} if booked else {})})
 
 
 def _latest(role) -> datetime:
@@ -274,6 +291,9 @@ def cancel(turn: Turn, command: Command) -> None:
     note = command.full_args.strip()
     if len(note) > MAX_NOTE:
         raise Refusal("errors/note_too_long", length=len(note), limit=MAX_NOTE)
+    if _mentors_book(turn, role):
+        _send_regrets(turn, role, booked, note)
+        return
     meetings.cancel(turn.session, booked, turn.now)
     told = []
     for partner, _ in turn.partners(role):
@@ -288,6 +308,17 @@ def cancel(turn: Turn, command: Command) -> None:
     turn.say("meetings/cancelled", when=booked.at.astimezone(turn.tz),
              names=[p.name for p, _, _, _ in told], note=bool(note), arrivals=arrivals)
     _attach_invite(turn, role, booked)
+
+
+def _send_regrets(turn: Turn, role, booked: Appointment, note: str) -> None:
+    """A group mentee's cancel: they can't come, the meeting goes on for the others. The
+    mentor(s) are told (with the note, as a cancellation would carry it); no calendar changes."""
+    mentors = [p for p, r in turn.partners(role) if r == "mentor"]
+    arrivals = _tell(turn, role, booked, [
+        (mentor, f"regrets:{booked.id}:{booked.sequence}:{turn.person.id}:{mentor.id}",
+         "meeting_regrets", {"note": note}) for mentor in mentors])
+    turn.say("meetings/regrets_sent", when=booked.at.astimezone(turn.tz),
+             names=[m.name.split()[0] for m in mentors], note=bool(note), arrivals=arrivals)
 
 
 def _tell(turn: Turn, role, appointment: Appointment, told) -> list[tuple[str, datetime]]:

@@ -30,7 +30,8 @@ ONLY = {
     "dialogs/evaluation/line_manager_support": "mentee", "dialogs/baseline/goals": "mentee",
     "dialogs/baseline/goal_rating": "mentee", "dialogs/evaluation/goal_rating": "mentee",
     "meetings/proposed": "mentee", "timeline/meeting_proposed": "mentor",
-    "meetings/proposal_left": "mentor",
+    "meetings/proposal_left": "mentor", "meetings/regrets_sent": "mentee",
+    "timeline/meeting_regrets": "mentor", "timeline/proposal_lapsed": "mentee",
 }
 # Templates that are only sent while a programme runs (the timeline stops at the end) or that
 # speak of the end as a date anyone can read: judged before the end only.
