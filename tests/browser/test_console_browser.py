@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -33,6 +34,14 @@ def _loaded(browser) -> None:
         lambda b: b.execute_script("return document.readyState") == "complete")
 
 
+def _left(browser, page) -> None:
+    """Wait until the browser has left `page` (its old <html> element) and loaded the next.
+    Asked mid-navigation, chromedriver may answer 'Node … does not belong to the document'
+    instead of 'stale element': that means not arrived yet, so ask again."""
+    WebDriverWait(browser, 20, ignored_exceptions=(WebDriverException,)).until(staleness_of(page))
+    _loaded(browser)
+
+
 def _click(browser, text: str) -> None:
     """Follow a link or press a button by what it says, as a person would, and wait for the
     page it leads to."""
@@ -42,8 +51,7 @@ def _click(browser, text: str) -> None:
         if element.is_displayed():
             page = browser.find_element(By.TAG_NAME, "html")
             element.click()
-            WebDriverWait(browser, 20).until(staleness_of(page))
-            _loaded(browser)
+            _left(browser, page)
             return
     raise AssertionError(f"no link or button {text!r} on {browser.current_url}")
 
@@ -88,8 +96,7 @@ def test_a_manager_signs_in_from_slack_and_runs_her_programme(live, browser, clo
     _click(browser, "Back to the programme")
     page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.CSS_SELECTOR, "#pair-nordlys-02 button").click()
-    WebDriverWait(browser, 20).until(staleness_of(page))
-    _loaded(browser)
+    _left(browser, page)
     assert "Pair nordlys-02 is marked as followed up." in browser.page_source
     assert "done," in browser.find_element(By.ID, "pair-nordlys-02").text
     with live.services.db.unit() as session:
