@@ -13,6 +13,8 @@ otherwise end in a RecursionError instead of an answer.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -87,11 +89,18 @@ def _check_tokens(template: str) -> None:
                 raise TextRefused("not_allowed", "{{ … }}")
 
 
-def render(template: str, *, first_name: str, programme: str, partner: str) -> str:
+@lru_cache(maxsize=32)
+def _checked(template: str):
+    """Checked and compiled once per text: an announcement to 10,000 people is one text.
+    (A refused text raises every time; only a text that passed is kept.)"""
     check(template)
+    return _ENV.from_string(template)
+
+
+def render(template: str, *, first_name: str, programme: str, partner: str) -> str:
+    compiled = _checked(template)
     try:
-        text = _ENV.from_string(template).render(first_name=first_name, programme=programme,
-                                                 partner=partner)
+        text = compiled.render(first_name=first_name, programme=programme, partner=partner)
     except (SecurityError, UndefinedError) as error:
         raise TextRefused("not_allowed", type(error).__name__) from None
     if len(text) > MAX_RENDERED:
