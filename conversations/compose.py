@@ -159,6 +159,8 @@ def _meeting_reminder(ctx: Context):
 
 def _did_you_meet(ctx: Context):
     appointment = _appointment(ctx)
+    if meetings.sent_regrets(ctx.session, appointment, ctx.person.id):
+        raise Skip("sent regrets")  # a group mentee who said she wouldn't be there
     value = str(appointment.id)
     return {"when": ctx.local(appointment.at)}, (
         ctx.button("met_yes", "did_meet", f"yes:{value}"),

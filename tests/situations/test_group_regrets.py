@@ -34,13 +34,18 @@ def test_a_group_mentees_cancel_is_regrets_and_the_meeting_goes_on(room):
         "Tue 08 Dec 09:00 meeting_regrets: Dina can't make it to the group's meeting "
         "Thursday 10 December, 16:00 (your time). Their note: my daughter's school play The "
         "meeting stays on for the others.")])
-    assert r.read("dina", kinds=REMINDERS) == []
+    # she said she wouldn't be there: no reminders, and not asked whether it happened
+    assert r.read("dina", kinds=REMINDERS + ("did_you_meet",)) == []
     assert ("meeting_reminder", "sent regrets") in r.skipped("dina")
     for key in ("ali", "carl", "emil"):
         lines = r.read(key, kinds=RELAYS + REMINDERS)
         assert [line for line in lines if "meeting_reminder" in line], key  # still on for them
         assert not [line for line in lines if "meeting_cancelled" in line], key
     assert len(r.invites) == invites_before
+    r.run_until("2026-12-11 18:00", "karen")  # the day after: the others are asked
+    assert ("did_you_meet", "sent regrets") in r.skipped("dina")
+    for key in ("ali", "bea", "carl", "emil"):
+        assert len(r.read(key, kinds=("did_you_meet",))) == 1, key
     r.say("dina", "forget confirm")  # her note to the mentor goes with what she wrote
     with r.db.unit() as session:
         relayed = session.exec(select(Delivery).where(Delivery.kind == "meeting_regrets")).all()
