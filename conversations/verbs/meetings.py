@@ -116,7 +116,7 @@ def book(turn: Turn, role, at: datetime, *, move: bool = False, confirmed: bool 
     if booked is not None and booked.at > turn.now and not move:
         _ask(turn, role, at, booked, "meetings/move_ask")
         return
-    if _mentors_book(turn, role):
+    if mentors_book(turn, role):
         _propose(turn, role, at, booked)
         return
     settings = Settings.of(role.programme)
@@ -131,7 +131,7 @@ def book(turn: Turn, role, at: datetime, *, move: bool = False, confirmed: bool 
         _create(turn, role, at)
 
 
-def _mentors_book(turn: Turn, role) -> bool:
+def mentors_book(turn: Turn, role) -> bool:
     """In a group the mentor(s) own the booking: a mentee's time is a proposal to them."""
     partners = turn.partners(role)
     return role.name == "mentee" and len(partners) > 1 and any(
@@ -291,7 +291,7 @@ def cancel(turn: Turn, command: Command) -> None:
     note = command.full_args.strip()
     if len(note) > MAX_NOTE:
         raise Refusal("errors/note_too_long", length=len(note), limit=MAX_NOTE)
-    if _mentors_book(turn, role):
+    if mentors_book(turn, role):
         _send_regrets(turn, role, booked, note)
         return
     meetings.cancel(turn.session, booked, turn.now)

@@ -97,3 +97,17 @@ def test_a_proposal_the_mentor_books_does_not_lapse(room):
     r.run_until("2026-12-30 12:00", "karen")
     assert r.read("bea", kinds=("proposal_lapsed",)) == []
     assert ("proposal_lapsed", "the booking changed since") in r.skipped("bea")
+
+
+def test_help_tells_a_group_mentee_that_the_mentor_books_and_cancel_is_regrets(room):
+    r = room("group")
+    r.warm_up("2026-12-07 10:00", "karen")
+    dina = r.say("dina", "help")
+    assert "propose a time for the group's next meeting (your mentor books it), and `cancel` " \
+           "once it is booked if you can't make it" in dina
+    assert "book your next meeting" not in dina
+    assert "foreslå et tidspunkt for gruppens næste møde (din mentor booker det)" in \
+        r.say("bea", "hjælp")
+    karen = r.say("karen", "help")
+    assert "book your next meeting (`move friday 11:00` or `cancel`" in karen
+    assert "propose" not in karen

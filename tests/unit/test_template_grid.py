@@ -78,7 +78,7 @@ def sample(group: bool, met: bool, ended: bool, role: str) -> dict:
         programme="Nordlys", cadence=4, held=5 if met else 0, agreed=1, total=3,
         mentees=["Anna", "Omar"] if group else ["Jonas"],
         mentor=role == "mentor", mentee=role == "mentee", manager=False, several_pairs=False,
-        logged_by_me=False, logger="Omar" if group else "Grace",
+        group_mentee=group and role == "mentee", logged_by_me=False, logger="Omar" if group else "Grace",
         phase="ended" if ended else "middle", ends=date(2027, 6, 30), starts=date(2026, 9, 1),
         last=WHEN if met else None, booked=None, waiting=None,
         # the droop and flag payloads
@@ -183,8 +183,9 @@ def test_every_template_is_true_in_every_cell(lang, group, met, ended, role):
 def test_every_verb_the_danish_help_shows_is_understood():
     from conversations.grammar import parse
 
-    help_text = Texts().render("da", "help/main", name="Sofie", mentee=True, mentor=True,
-                               manager=True, several_pairs=True)
+    help_text = "\n".join(Texts().render("da", "help/main", name="Sofie", mentee=True, mentor=True,
+                                         manager=True, several_pairs=True, group_mentee=group)
+                           for group in (False, True))
     verbs = re.findall(r"^- `([^` ]+)", help_text, re.MULTILINE)
     assert len(verbs) >= 10
     for word in verbs:
