@@ -134,9 +134,14 @@ async def test_three_replicas_deliver_every_prompt_exactly_once(postgres_url, tm
     assert all(posts[ref] == 1 for ref in refs)  # each outbox message posted exactly once
     others = [c for c in connector.delivered() if c.id not in refs]
     # Everything else the connector saw answers chat: one greeting per install, one reply per
-    # logged meeting (a retried activity gets no second answer).
+    # logged meeting (a retried activity gets no second answer); beyond that only an outbox
+    # post whose answer was lost (the connector took it, the replica timed out on a loaded
+    # machine) and that went again: the Bot Connector lets a bot read nothing back, and each
+    # such attempt is counted on its delivery.
     kinds = Counter(c.shown[:25] for c in others)
-    assert len(others) == len(emails) + logged, kinds.most_common(8)
+    ambiguous = sum(r.ambiguous for r in rows)
+    expected = len(emails) + logged
+    assert expected <= len(others) <= expected + ambiguous, (ambiguous, kinds.most_common(8))
     assert meetings == logged  # retried chat activities stored once
     assert [r for r in rows if r.status == "claimed"] == []
     assert parked == 0  # no inbound request failed for good
