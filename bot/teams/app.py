@@ -28,6 +28,7 @@ from bot.teams.service_urls import ServiceUrls, is_loopback_host
 from conversations.engine import Reply
 from conversations.messages import Message, TextReceived
 from conversations.outbox import DeliveryFailed
+from conversations.texts import locale_language
 from storage.db import Unavailable
 from storage.inbox import Inbound
 
@@ -116,6 +117,7 @@ class TeamsEndpoint:
     def __init__(self, services, auth: BotAuth, messenger: TeamsMessenger,
                  service_urls: ServiceUrls, inbox: InboxWorker) -> None:
         self.engine = services.engine
+        self.texts = services.texts
         self.clock = services.clock
         self.wall = services.wall.now
         self.inbox = inbox
@@ -158,10 +160,26 @@ class TeamsEndpoint:
                 await self.store(kind, activity)
             except Unavailable:
                 log.warning("database unavailable: a Teams activity was not stored")
+                if kind == "message" and await self.try_again_later(activity):
+                    return web.Response(status=200)  # told: Teams need not redeliver it
                 return web.Response(status=503, headers={"Retry-After": "5"})
         if activity["type"] == "invoke":
             return web.json_response({})
         return web.Response(status=200)
+
+    async def try_again_later(self, activity: dict) -> bool:
+        """The database is away and the message was not stored: say so in the sender's
+        language (the activity's locale), as the reply to it. False if that failed too."""
+        text = self.texts.render(locale_language(str(activity.get("locale") or "")) or "en",
+                                 "errors/try_again")
+        try:
+            await self.messenger.post(str(activity.get("serviceUrl", "")),
+                                      _conversation_id(activity), Message(text),
+                                      reply_to=str(activity.get("id") or ""))
+        except DeliveryFailed as failure:
+            log.warning("Teams 'try again' not delivered: %s", failure.reason)
+            return False
+        return True
 
     async def store(self, kind: str, activity: dict) -> None:
         """Into the inbox under the activity's id (a redelivery is stored once)."""
