@@ -182,7 +182,7 @@ _RELATIVE = {
         re.compile(r"(?:for )?(?P<n>\S+) (?P<unit>\S+) siden"),
     ),
 }
-_RELATIVE_TEMPLATES = {
+_RELATIVE_TEMPLATES = {  # (ahead, back), as `_RELATIVE`
     "en": ("in {n} {unit}", "{n} {unit} ago"),
     "da": ("om {n} {unit}", "for {n} {unit} siden"),
 }
@@ -399,12 +399,16 @@ def _weekday_of(token: str, lang: str) -> int | None:
 
 def _calendar_day(tokens: list[str], context: _Context) -> date | None:
     """Dates and day offsets, handed to dateparser only once they are known to be well formed,
-    so ordinary words never reach its slow first call."""
+    so ordinary words never reach its slow first call. The common forms (numeric dates, offsets
+    in days and weeks) are counted here; dateparser reads the rest, and anything odd."""
     lang = context.lang
     base = context.now.replace(tzinfo=None)
-    relative = _relative_phrase(tokens, lang)
+    relative = _relative_parts(tokens, lang)
     if relative is not None:
-        parsed = _dateparser(relative, lang, base, context.prefer)
+        fast = _shifted(base, *relative)
+        if fast is not None:
+            return fast
+        parsed = _dateparser(_relative_text(lang, *relative), lang, base, context.prefer)
         return parsed.date() if parsed is not None else None
 
     if len(tokens) > 1 and _key(tokens[0], lang) in _ON[lang]:
@@ -419,6 +423,15 @@ def _calendar_day(tokens: list[str], context: _Context) -> date | None:
     if dotted is not None:
         phrase = "/".join(part for part in dotted.groups() if part)
     phrase = _SHORT_YEAR.sub(r"\g<head>20\g<year>", phrase)
+    day = _numeric_date(phrase, context)
+    if day is None:
+        day = _dateparser_day(phrase, lang, base, context)
+    if day is None or (weekday is not None and day.weekday() != weekday):
+        return None
+    return day
+
+
+def _dateparser_day(phrase: str, lang: str, base: datetime, context: _Context) -> date | None:
     if context.prefer == "future" and not _HAS_YEAR.search(phrase):
         # dateparser moves a year-less date that is not after its base to next year,
         # which would turn today into a year from now.
@@ -427,14 +440,47 @@ def _calendar_day(tokens: list[str], context: _Context) -> date | None:
     # A clock time in the result means dateparser read part of the date as one.
     if parsed is None or parsed.time() != time(0):
         return None
-    if weekday is not None and parsed.weekday() != weekday:
-        return None
     return parsed.date()
 
 
-def _relative_phrase(tokens: list[str], lang: str) -> str | None:
+# What the fast path reads itself, as it reaches dateparser: "2026-03-02", "2/3/2026",
+# "2-3-2026" (day first), and "2/3" (no year: the nearest such day in the preferred direction).
+_ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})", re.ASCII)
+_DMY_DATE = re.compile(r"(?P<day>\d{1,2})[/-](?P<month>\d{1,2})(?:[/-](?P<year>\d{4}))?",
+                       re.ASCII)
+
+
+def _numeric_date(phrase: str, context: _Context) -> date | None:
+    """A numeric date, as dateparser reads it; None for anything it should read instead (a
+    month name, an impossible day, 29 February without a year)."""
+    match = _ISO_DATE.fullmatch(phrase) or _DMY_DATE.fullmatch(phrase)
+    if match is None:
+        return None
+    day, month = int(match["day"]), int(match["month"])
+    if match["year"] is not None:
+        year = int(match["year"])
+        if year not in _YEARS:
+            return None
+        try:
+            return date(year, month, day)
+        except ValueError:
+            return None
+    if (month, day) == (2, 29):
+        return None
+    today = context.now.date()
+    try:
+        this_year = date(today.year, month, day)
+    except ValueError:
+        return None
+    if context.prefer == "future":
+        return this_year if this_year >= today else this_year.replace(year=today.year + 1)
+    return this_year if this_year <= today else this_year.replace(year=today.year - 1)
+
+
+def _relative_parts(tokens: list[str], lang: str) -> tuple[int, int, str] | None:
+    """"2 days ago" → (-1, 2, "days"), "om en uge" → (1, 1, "uger"): direction, count, unit."""
     phrase = " ".join(_key(token, lang) for token in tokens)
-    for pattern, template in zip(_RELATIVE[lang], _RELATIVE_TEMPLATES[lang]):
+    for sign, pattern in zip((1, -1), _RELATIVE[lang]):
         match = pattern.fullmatch(phrase)
         if match is None:
             continue
@@ -443,8 +489,28 @@ def _relative_phrase(tokens: list[str], lang: str) -> str | None:
             int(number) if number.isascii() and number.isdigit() and len(number) <= 3 else None
         )
         if unit is not None and count is not None:
-            return template.format(n=count, unit=unit)
+            return sign, count, unit
     return None
+
+
+def _relative_text(lang: str, sign: int, count: int, unit: str) -> str:
+    return _RELATIVE_TEMPLATES[lang][0 if sign > 0 else 1].format(n=count, unit=unit)
+
+
+_DAYS_PER_UNIT = {"days": 1, "dage": 1, "weeks": 7, "uger": 7}
+
+
+def _shifted(base: datetime, sign: int, count: int, unit: str) -> date | None:
+    """An offset in days or weeks counted from `base`, as dateparser counts it; None for
+    months and years (calendar arithmetic: dateparser's)."""
+    days = _DAYS_PER_UNIT.get(unit)
+    if days is None:
+        return None
+    try:
+        moved = base.date() + timedelta(days=sign * count * days)
+    except OverflowError:
+        return None
+    return moved if moved.year in _YEARS else None
 
 
 def _dateparser(phrase: str, lang: str, base: datetime, prefer: Prefer) -> datetime | None:
