@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import func, update
+from sqlalchemy import Row, bindparam, func, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from storage.tables import InboxItem
@@ -33,56 +34,85 @@ class Inbound:
     received_at: datetime
 
 
+_TABLE = InboxItem.__table__
+_C = _TABLE.c
+_DUE = _C.next_try_at.is_(None) | (_C.next_try_at <= bindparam("now"))
+_PLATFORMS = _C.platform.in_(bindparam("platforms", expanding=True))
+# The statements of the chat path are built once (building one costs more than running it).
+_DONE = (update(_TABLE).where(_C.id.in_(bindparam("ids", expanding=True)))
+         .values(status="done", done_at=bindparam("at"), body="", reply_json="",
+                 last_error=""))
+_SAVE_REPLY = update(_TABLE).where(_C.id == bindparam("item")).values(
+    reply_json=bindparam("reply"))
+
+
+@cache
+def _store_statement(dialect: str):
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(_TABLE).values(
+        key=bindparam("k"), platform=bindparam("p"), kind=bindparam("kd"),
+        sender=bindparam("s"), body=bindparam("b"), received_at=bindparam("r"),
+        status="pending", attempts=0, claimed_by="", reply_json="", last_error="",
+    ).on_conflict_do_nothing(index_elements=["key"]).returning(_C.id)
+
+
 def store(session: Session, item: Inbound) -> bool:
     """Insert the request unless its key is already stored; True when it is new."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = InboxItem.__table__
-    statement = insert(table).values(
-        key=item.key[:200], platform=item.platform, kind=item.kind, sender=item.sender[:200],
-        body=item.body, received_at=item.received_at, status="pending", attempts=0,
-        claimed_by="", reply_json="", last_error="",
-    ).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
-    return session.connection().execute(statement).first() is not None
+    connection = session.connection()
+    statement = _store_statement(connection.dialect.name)
+    return connection.execute(statement, {
+        "k": item.key[:200], "p": item.platform, "kd": item.kind, "s": item.sender[:200],
+        "b": item.body, "r": item.received_at}).first() is not None
 
 
 def _exists(session: Session, *where) -> bool:
     return session.exec(select(InboxItem.id).where(*where).limit(1)).first() is not None
 
 
+@cache
+def _anything_statement(of_platforms: bool):
+    where = [_C.status == "pending", _DUE] + ([_PLATFORMS] if of_platforms else [])
+    return sa_select(_C.id).where(*where).limit(1)
+
+
 def anything_to_claim(session: Session, now: datetime,
                       platforms: Collection[str] | None = None) -> bool:
     """A read before any write: an idle worker never takes SQLite's write lock."""
-    return _exists(session, InboxItem.status == "pending",
-                   InboxItem.next_try_at.is_(None) | (InboxItem.next_try_at <= now),
-                   *_of(platforms))
+    statement = _anything_statement(platforms is not None)
+    return session.connection().execute(statement, _params(now, platforms)).first() is not None
 
 
-def _of(platforms: Collection[str] | None) -> list:
-    return [] if platforms is None else [InboxItem.platform.in_(list(platforms))]
+def _params(now: datetime, platforms: Collection[str] | None, **more) -> dict:
+    return {"now": now, **({} if platforms is None else {"platforms": list(platforms)}), **more}
+
+
+@cache
+def _claim_statement(dialect: str, limit: int, of_platforms: bool):
+    earlier = _TABLE.alias("earlier")
+    before = (sa_select(earlier.c.id).where(earlier.c.sender == _C.sender,
+                                            earlier.c.id < _C.id, earlier.c.status.in_(OPEN))
+              .exists())
+    ready = (sa_select(_C.id)
+             .where(_C.status == "pending", _DUE, ~before,
+                    *([_PLATFORMS] if of_platforms else []))
+             .order_by(_C.id).limit(limit))
+    if dialect == "postgresql":
+        ready = ready.with_for_update(skip_locked=True)
+    return (update(_TABLE).where(_C.id.in_(ready.scalar_subquery()))
+            .values(status="claimed", claimed_at=bindparam("now"),
+                    claimed_by=bindparam("worker"), attempts=_C.attempts + 1)
+            .returning(*_TABLE.c))
 
 
 def claim(session: Session, now: datetime, worker: str, limit: int,
-          platforms: Collection[str] | None = None) -> list[InboxItem]:
+          platforms: Collection[str] | None = None) -> list[Row]:
     """Mark up to `limit` rows as claimed by `worker` and return them, oldest first: each the
     oldest open row of its sender, so no two rows of one person are ever in flight. Only rows
-    of `platforms` (those this process serves), when given."""
-    earlier = aliased(InboxItem)
-    before = (select(earlier.id).where(earlier.sender == InboxItem.sender,
-                                       earlier.id < InboxItem.id, earlier.status.in_(OPEN))
-              .exists())
-    ready = (select(InboxItem.id)
-             .where(InboxItem.status == "pending",
-                    InboxItem.next_try_at.is_(None) | (InboxItem.next_try_at <= now), ~before,
-                    *_of(platforms))
-             .order_by(InboxItem.id).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
-        ready = ready.with_for_update(skip_locked=True)
-    statement = (update(InboxItem).where(InboxItem.id.in_(ready.scalar_subquery()))
-                 .values(status="claimed", claimed_at=now, claimed_by=worker[:80],
-                         attempts=InboxItem.attempts + 1)
-                 .returning(InboxItem))
-    rows = list(session.execute(statement.execution_options(synchronize_session=False)).scalars())
+    of `platforms` (those this process serves), when given. The rows are read-only records
+    with the inbox's columns as attributes."""
+    connection = session.connection()
+    statement = _claim_statement(connection.dialect.name, limit, platforms is not None)
+    rows = list(connection.execute(statement, _params(now, platforms, worker=worker[:80])))
     session.commit()
     return sorted(rows, key=lambda row: row.id)
 
@@ -90,17 +120,17 @@ def claim(session: Session, now: datetime, worker: str, limit: int,
 def save_reply(session: Session, item_id: int, reply_json: str) -> None:
     """The engine's answer, written in the engine's own unit of work: a worker that dies after
     it commits leaves the answer for the next one to send, and the command is not run twice."""
-    session.execute(update(InboxItem).where(InboxItem.id == item_id)
-                    .values(reply_json=reply_json))
+    session.connection().execute(_SAVE_REPLY, {"item": item_id, "reply": reply_json})
 
 
-def done(session: Session, item_id: int, now: datetime) -> None:
-    """Answered: the text and the reply are dropped, the key stays to recognise a retry."""
-    session.execute(update(InboxItem).where(InboxItem.id == item_id)
-                    .values(status="done", done_at=now, body="", reply_json="", last_error=""))
+def done(session: Session, item_id: int | Collection[int], now: datetime) -> None:
+    """Answered: the text and the reply are dropped, the key stays to recognise a retry.
+    Several rows answered together are marked in one statement."""
+    ids = [item_id] if isinstance(item_id, int) else list(item_id)
+    session.connection().execute(_DONE, {"ids": ids, "at": now})
 
 
-def retry_or_park(session: Session, row: InboxItem, now: datetime, reason: str,
+def retry_or_park(session: Session, row: Row | InboxItem, now: datetime, reason: str,
                   max_attempts: int) -> str:
     """Try again after a pause, or park the row with its reason after `max_attempts`."""
     if row.attempts >= max_attempts:

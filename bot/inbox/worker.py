@@ -83,6 +83,8 @@ class InboxWorker:
         self._runner: asyncio.Task | None = None
         self._stopping = False
         self._last_takeover = 0.0
+        self._done: list[tuple[int, asyncio.Future]] = []  # answered, not yet marked done
+        self._marking = False
 
     # -- storing (the ack path) ------------------------------------------------------------------
 
@@ -194,7 +196,30 @@ class InboxWorker:
                       job.parked_because)
             await self._settle(lambda s, now: inbox.park(s, row.id, job.parked_because))
             return
-        await self._settle(lambda s, now: inbox.done(s, row.id, now))
+        await self._mark_done(row.id)
+
+    async def _mark_done(self, row_id: int) -> None:
+        """Answered rows are marked done together: one statement for all that finished while
+        the last mark was being written (one at a time when the worker is not busy)."""
+        done = asyncio.get_running_loop().create_future()
+        self._done.append((row_id, done))
+        if not self._marking:
+            self._marking = True
+            asyncio.ensure_future(self._write_done())
+        await done
+
+    async def _write_done(self) -> None:
+        try:
+            while self._done:
+                batch, self._done = self._done, []
+                ids = [row_id for row_id, _ in batch]
+                try:
+                    await self._settle(lambda s, now: inbox.done(s, ids, now))
+                finally:
+                    for _, done in batch:
+                        done.set_result(None)
+        finally:
+            self._marking = False
 
     def _retry(self, session, row: InboxItem, now: datetime, reason: str) -> None:
         status = inbox.retry_or_park(session, row, now, reason, self.max_attempts)
