@@ -18,8 +18,10 @@ from conversations.verbs import REGISTRY, ACTIONS
 from conversations.dialogs import answer_in_dialog
 from conversations.typed_buttons import press_typed
 from storage.db import Database, Duplicate, Unavailable
-from storage.people import person_by_email, person_by_identity, remember_identity, roles_of
-from storage.tables import Person, ProcessedEvent
+from storage.events import processed
+from storage.people import (person_and_identity, person_by_email, person_by_identity,
+                            remember_identity, roles_of)
+from storage.tables import Person
 
 log = logging.getLogger(__name__)
 LANGUAGES_KEPT = 10_000  # speakers whose language an error reply remembers
@@ -95,8 +97,7 @@ class Engine:
         try:
             with self.db.unit() as session:
                 if event.event_id:
-                    session.add(ProcessedEvent(key=f"{event.ref.platform}:{event.event_id}", at=now))
-                    session.flush()
+                    processed(session, f"{event.ref.platform}:{event.event_id}", now)
                 person = self._identify(session, event.ref, now)
                 if person is None:
                     return _kept(session, settle,
@@ -120,13 +121,14 @@ class Engine:
             raise
 
     def _identify(self, session, ref: ConversationRef, now) -> Person | None:
-        person = person_by_identity(session, ref.platform, ref.user_id)
+        person, identity = person_and_identity(session, ref.platform, ref.user_id)
         if person is None and ref.email:
             person = person_by_email(session, ref.email)
         if person is not None:
             remember_identity(session, person, platform=ref.platform, user_id=ref.user_id,
                               now=now, tenant_id=ref.tenant_id,
-                              conversation_id=ref.conversation_id, service_url=ref.service_url)
+                              conversation_id=ref.conversation_id, service_url=ref.service_url,
+                              identity=identity)
         return person
 
     def _dispatch(self, turn: Turn, event: InboundEvent) -> None:

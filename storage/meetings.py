@@ -4,28 +4,47 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from storage.tables import Agenda, Appointment, Delivery, Meeting, Pair
 
 
+_MEETINGS = Meeting.__table__
+_ADD_MEETING = insert(_MEETINGS).values(
+    pair_id=bindparam("pair"), logged_by=bindparam("person"), held_at=bindparam("held"),
+    minutes=bindparam("length"), note=bindparam("text"), created_at=bindparam("now"))
+_TOUCH_PAIR = update(Pair.__table__).where(Pair.__table__.c.id == bindparam("pair")).values(
+    next_check_at=bindparam("now"))
+# A meeting within an hour of this one, and how many the pair has: one statement for `log`.
+_NEAR_AND_COUNT = sa_select(
+    sa_select(_MEETINGS.c.held_at).where(
+        _MEETINGS.c.pair_id == bindparam("pair"), _MEETINGS.c.held_at >= bindparam("low"),
+        _MEETINGS.c.held_at <= bindparam("high")).limit(1).scalar_subquery(),
+    sa_select(func.count()).select_from(_MEETINGS).where(
+        _MEETINGS.c.pair_id == bindparam("pair")).scalar_subquery())
+_NEXT_APPOINTMENT = (select(Appointment)
+                     .where(Appointment.pair_id == bindparam("pair"),
+                            Appointment.status == "scheduled")
+                     .order_by(Appointment.at.desc()))
+
+
 def add_meeting(session: Session, *, pair_id: int, person_id: int, held_at: datetime,
                 minutes: int, note: str, now: datetime,
-                appointment_id: int | None = None) -> Meeting:
+                appointment_id: int | None = None) -> None:
     """Store a meeting that took place; `appointment_id` is the booking it answers (held now,
     so no more reminders for it)."""
-    meeting = Meeting(pair_id=pair_id, logged_by=person_id, held_at=held_at, minutes=minutes,
-                      note=note, created_at=now)
-    session.add(meeting)
+    session.flush()  # what the unit of work holds goes first, as an ORM write would
+    session.connection().execute(_ADD_MEETING, {
+        "pair": pair_id, "person": person_id, "held": held_at, "length": minutes,
+        "text": note, "now": now})
     if appointment_id is not None:
         session.execute(update(Appointment)
                         .where(Appointment.id == appointment_id, Appointment.pair_id == pair_id,
                                Appointment.status == "scheduled")
                         .values(status="held", changed_at=now))
     touch_pair(session, pair_id, now)
-    session.flush()
-    return meeting
 
 
 def same_meeting(session: Session, pair_id: int, held_at: datetime) -> Meeting | None:
@@ -37,6 +56,16 @@ def same_meeting(session: Session, pair_id: int, held_at: datetime) -> Meeting |
         Meeting.held_at <= held_at + timedelta(hours=1),
     )
     return session.exec(query).first()
+
+
+def near_and_count(session: Session, pair_id: int,
+                   held_at: datetime) -> tuple[datetime | None, int]:
+    """When a meeting of this pair within an hour of `held_at` was held (see `same_meeting`),
+    if any, and how many meetings the pair has logged, in one statement."""
+    near, count = session.connection().execute(_NEAR_AND_COUNT, {
+        "pair": pair_id, "low": held_at - timedelta(hours=1),
+        "high": held_at + timedelta(hours=1)}).one()
+    return near, count
 
 
 def meetings_of(session: Session, pair_id: int) -> list[Meeting]:
@@ -94,10 +123,7 @@ def mark_missed(session: Session, appointment_ids: list[int], now: datetime) -> 
 
 
 def next_appointment(session: Session, pair_id: int) -> Appointment | None:
-    query = (select(Appointment)
-             .where(Appointment.pair_id == pair_id, Appointment.status == "scheduled")
-             .order_by(Appointment.at.desc()))
-    return session.exec(query).first()
+    return session.exec(_NEXT_APPOINTMENT, params={"pair": pair_id}).first()
 
 
 def add_agenda(session: Session, *, pair_id: int, person_id: int, text: str,
@@ -114,8 +140,9 @@ def agenda_for(session: Session, appointment_id: int) -> Agenda | None:
 
 
 def touch_pair(session: Session, pair_id: int, now: datetime) -> None:
-    """Something changed for this pair: the next tick looks at it again."""
-    session.execute(update(Pair).where(Pair.id == pair_id).values(next_check_at=now))
+    """Something changed for this pair: the next tick looks at it again (a loaded Pair keeps
+    its old `next_check_at` in memory; only the ticker reads it, from the database)."""
+    session.connection().execute(_TOUCH_PAIR, {"pair": pair_id, "now": now})
 
 
 def appointment(session: Session, appointment_id: int) -> Appointment | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam, insert
 from sqlmodel import Session, select
 
 from storage.emails import normal_email
@@ -23,31 +24,50 @@ class Role:
         return self.membership.role
 
 
+_BY_EMAIL = select(Person).where(Person.email == bindparam("email"))
+
+
 def person_by_email(session: Session, email: str) -> Person | None:
-    return session.exec(select(Person).where(Person.email == normal_email(email))).first()
+    return session.exec(_BY_EMAIL, params={"email": normal_email(email)}).first()
+
+
+_IDENTITY = select(Identity).where(Identity.platform == bindparam("platform"),
+                                   Identity.user_id == bindparam("user"))
+_PERSON_AND_IDENTITY = (select(Person, Identity).join(Identity, Identity.person_id == Person.id)
+                        .where(Identity.platform == bindparam("platform"),
+                               Identity.user_id == bindparam("user")))
+_UNREAD = object()
+_ADD_IDENTITY = insert(Identity.__table__).returning(Identity.__table__.c.id)
 
 
 def person_by_identity(session: Session, platform: str, user_id: str) -> Person | None:
-    identity = session.exec(
-        select(Identity).where(Identity.platform == platform, Identity.user_id == user_id)
-    ).first()
-    return session.get(Person, identity.person_id) if identity else None
+    return person_and_identity(session, platform, user_id)[0]
+
+
+def person_and_identity(session: Session, platform: str,
+                        user_id: str) -> tuple[Person | None, Identity | None]:
+    """The person behind a platform identity, and that identity, in one statement."""
+    row = session.exec(_PERSON_AND_IDENTITY,
+                       params={"platform": platform, "user": user_id}).first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 def remember_identity(session: Session, person: Person, *, platform: str, user_id: str,
                       now: datetime, tenant_id: str = "", conversation_id: str = "",
-                      service_url: str = "") -> Identity:
-    """Create or refresh how to reach this person on a platform (on every inbound event)."""
-    identity = session.exec(
-        select(Identity).where(Identity.platform == platform, Identity.user_id == user_id)
-    ).first()
+                      service_url: str = "", identity: Identity | None | object = _UNREAD,
+                      ) -> Identity:
+    """Create or refresh how to reach this person on a platform (on every inbound event).
+    `identity`: the row of (platform, user_id) when the caller has read it already (None:
+    there is none)."""
+    if identity is _UNREAD:
+        identity = session.exec(_IDENTITY, params={"platform": platform, "user": user_id}).first()
     fresh = dict(person_id=person.id, tenant_id=tenant_id, conversation_id=conversation_id,
                  service_url=service_url)
     if identity is None:
-        identity = Identity(platform=platform, user_id=user_id, updated_at=now, **fresh)
-        session.add(identity)
         session.flush()
-        return identity
+        values = dict(platform=platform, user_id=user_id, updated_at=now, **fresh)
+        new_id = session.connection().execute(_ADD_IDENTITY, values).scalar_one()
+        return Identity(id=new_id, **values)  # as stored (not held by the session)
     changed = {k: v for k, v in fresh.items() if v and getattr(identity, k) != v}
     if changed or now - identity.updated_at > timedelta(days=1):
         for key, value in changed.items():
@@ -62,15 +82,18 @@ def identities_of(session: Session, person_id: int) -> list[Identity]:
     return list(session.exec(query))
 
 
+_ROLES = (
+    select(Membership, Programme, Pair)
+    .join(Programme, Programme.id == Membership.programme_id)
+    .join(Pair, Pair.id == Membership.pair_id, isouter=True)
+    .where(Membership.person_id == bindparam("person"), Membership.active)
+    .order_by(Programme.starts, Membership.pair_key)
+)
+
+
 def roles_of(session: Session, person_id: int) -> list[Role]:
-    query = (
-        select(Membership, Programme, Pair)
-        .join(Programme, Programme.id == Membership.programme_id)
-        .join(Pair, Pair.id == Membership.pair_id, isouter=True)
-        .where(Membership.person_id == person_id, Membership.active)
-        .order_by(Programme.starts, Membership.pair_key)
-    )
-    return [Role(m, prog, pair) for m, prog, pair in session.exec(query)
+    return [Role(m, prog, pair) for m, prog, pair in session.exec(_ROLES,
+                                                                  params={"person": person_id})
             if pair is None or pair.active]
 
 

@@ -57,18 +57,18 @@ def record(turn: Turn, role, when: When, minutes: int, note: str,
     note = note.strip()
     if len(note) > MAX_TEXT:
         raise Refusal("errors/note_too_long", length=len(note), limit=MAX_TEXT)
-    earlier = meetings.same_meeting(turn.session, role.pair.id, when.at)
+    earlier, held = meetings.near_and_count(turn.session, role.pair.id, when.at)
     if earlier is not None:
-        raise Refusal("meetings/already_logged", when=earlier.held_at.astimezone(turn.tz))
-    if appointment is None:
-        booked = meetings.next_appointment(turn.session, role.pair.id)
-        if booked is not None and _same_day(booked.at, when.at, turn.tz):
-            appointment = booked
+        raise Refusal("meetings/already_logged", when=earlier.astimezone(turn.tz))
+    booked = meetings.next_appointment(turn.session, role.pair.id)
+    if appointment is None and booked is not None and _same_day(booked.at, when.at, turn.tz):
+        appointment = booked
     meetings.add_meeting(turn.session, pair_id=role.pair.id, person_id=turn.person.id,
                          held_at=when.at, minutes=minutes, note=note, now=turn.now,
                          appointment_id=appointment.id if appointment else None)
-    held = meetings.meeting_count(turn.session, role.pair.id)
-    booked = meetings.next_appointment(turn.session, role.pair.id)
+    held += 1
+    if appointment is not None and booked is not None and appointment.id == booked.id:
+        booked = meetings.next_appointment(turn.session, role.pair.id)  # that one is held now
     buttons = () if booked else (Button(turn.text("buttons/schedule_next"), NEXT_BUTTON),)
     turn.say("meetings/logged", when=when.at.astimezone(turn.tz), has_time=when.has_time,
              minutes=minutes, note=note, held=held,
