@@ -121,6 +121,11 @@ def attach(app: web.Application, services, router, env: dict[str, str], inbox) -
 
     app.router.add_post(PATH, events)
     app[SLACK] = chat
+
+    async def close_chat(_app: web.Application) -> None:
+        await chat.close()
+
+    app.on_cleanup.append(close_chat)
     router.messengers["slack"] = messenger
     if router.fallback is None:  # people who never wrote to any bot: Slack finds them by email
         router.fallback = messenger

@@ -19,6 +19,7 @@ import re
 import time
 from datetime import timedelta
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -62,6 +63,27 @@ class SlackChat:
         self.identities = Identities(inbound.PLATFORM, services.engine.is_known, inbox.in_thread)
         self._waiting: dict[str, _Waiting] = {}
         self._locales: dict[str, str] = {}
+        self._http: aiohttp.ClientSession | None = None  # response_url answers, kept alive
+        self._lookups: AsyncWebClient | None = None  # users.info, over kept-alive connections
+
+    async def close(self) -> None:
+        for session in (self._http, self._lookups and self._lookups.session):
+            if session is not None:
+                await session.close()
+
+    def _lookup_client(self) -> AsyncWebClient:
+        """The Web API client for users.info: the chat client's settings, with a connection
+        pool of its own (the SDK otherwise opens a new one for every call)."""
+        client = self.client
+        lookups = self._lookups
+        if lookups is None or lookups.session.closed or lookups.timeout != client.timeout:
+            if lookups is not None:
+                asyncio.ensure_future(lookups.session.close())
+            lookups = self._lookups = AsyncWebClient(
+                token=client.token, base_url=client.base_url, timeout=client.timeout,
+                retry_handlers=client.retry_handlers, session=aiohttp.ClientSession(
+                    timeout=aiohttp.ClientTimeout(total=client.timeout)))
+        return lookups
 
     def register(self, bolt: AsyncApp) -> None:
         bolt.command("/mentor")(self.on_command)
@@ -307,7 +329,7 @@ class SlackChat:
         if cached and time.monotonic() - cached[0] < EMAIL_CACHE_SECONDS:
             return cached[1]
         try:
-            response = await self.client.users_info(user=user, include_locale=True)
+            response = await self._lookup_client().users_info(user=user, include_locale=True)
             email = ((response.get("user") or {}).get("profile") or {}).get("email") or ""
             # Someone on no roster is answered in their Slack language ("da-DK").
             self._locales[user] = str((response.get("user") or {}).get("locale") or "")
@@ -352,8 +374,11 @@ class SlackChat:
     async def _respond(self, response_url: str | None, payload: dict) -> None:
         if not response_url:
             return
+        if self._http is None or self._http.closed:  # one connection pool, not one per answer
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         try:
-            await AsyncWebhookClient(response_url, timeout=10).send_dict(payload)
+            await AsyncWebhookClient(response_url, timeout=10,
+                                     session=self._http).send_dict(payload)
         except Exception as error:
             log.warning("could not answer through Slack's response_url: %s", type(error).__name__)
 
