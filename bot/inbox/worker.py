@@ -85,6 +85,7 @@ class InboxWorker:
         self._last_takeover = 0.0
         self._done: list[tuple[int, asyncio.Future]] = []  # answered, not yet marked done
         self._marking = False
+        self._stored = False  # a row stored here since the last claim
 
     # -- storing (the ack path) ------------------------------------------------------------------
 
@@ -96,6 +97,7 @@ class InboxWorker:
                 return inbox.store(session, item)
 
         new = await asyncio.get_running_loop().run_in_executor(self._acks, write)
+        self._stored = self._stored or new
         self._wake.set()
         return new
 
@@ -130,8 +132,9 @@ class InboxWorker:
             free = self.in_flight - len(self._tasks)
             rows: list[InboxItem] = []
             if free > 0:
+                stored, self._stored = self._stored, False
                 try:
-                    rows = await self.in_thread(self._claim, free)
+                    rows = await self.in_thread(self._claim, free, stored)
                     pause = self.poll
                 except Exception as error:  # the database away: ask less often, up to 5 s
                     if isinstance(error, Unavailable):
@@ -160,7 +163,9 @@ class InboxWorker:
         self._tasks.discard(task)
         self._wake.set()  # the sender's next row may be claimable now
 
-    def _claim(self, limit: int) -> list[InboxItem]:
+    def _claim(self, limit: int, stored: bool = False) -> list[InboxItem]:
+        """`stored`: this process has just stored a row, so there is something to claim (an
+        idle poll reads first, and takes SQLite's write lock only when there is)."""
         now = self.wall()
         with self.db.unit() as session:
             moment = now.timestamp()
@@ -170,7 +175,7 @@ class InboxWorker:
                     log.warning("took over %d inbox requests left by a stopped process", taken)
                 inbox.purge_done(session, now - KEEP_DONE)
             served = list(self.processors)  # another replica may serve another platform
-            if not inbox.anything_to_claim(session, now, served):
+            if not stored and not inbox.anything_to_claim(session, now, served):
                 return []
             return inbox.claim(session, now, self.name, limit, served)
 
