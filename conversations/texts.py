@@ -5,6 +5,7 @@ renderer can escape them: a note containing `<!channel>` or `*bold*` is shown, n
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -42,20 +43,17 @@ def strip_markers(text: str) -> str:
     return text.replace(USER_START, "").replace(USER_END, "")
 
 
+_MARKERS = re.compile(f"([{USER_START}{USER_END}])")
+
+
 def spans(text: str) -> Iterator[tuple[bool, str]]:
     """Split rendered text into (is_user_text, chunk) pieces."""
     is_user = False
-    chunk = []
-    for char in text:
-        if char in (USER_START, USER_END):
-            if chunk:
-                yield is_user, "".join(chunk)
-                chunk = []
-            is_user = char == USER_START
-        else:
-            chunk.append(char)
-    if chunk:
-        yield is_user, "".join(chunk)
+    for piece in _MARKERS.split(text):
+        if piece == USER_START or piece == USER_END:
+            is_user = piece == USER_START
+        elif piece:
+            yield is_user, piece
 
 
 def _finalize(value: object) -> object:
