@@ -227,25 +227,34 @@ async def warm_up(urls: list[str], warm: range, rate: float, fake_url: str, stat
     await asyncio.sleep(1)
 
 
+def steady_and_burst(name: str, url: str, plan: "Plan", fake_url: str, stats_url: str,
+                     server_pid: int, fake_pid: int, replies: bool) -> list[Run]:
+    """The warm-up, then the steady and the burst phase, against one server at `url`."""
+    urls, others = [url], [fake_pid, os.getpid()]
+
+    async def both() -> list[Run]:
+        await warm_up(urls, plan.warm, plan.rate, fake_url, stats_url, replies)
+        runs = []
+        for label, users, rate, shift in ((f"{plan.rate:g}/s", plan.steady, plan.rate, 1),
+                                          (f"burst {plan.burst_rate:g}/s", plan.burst,
+                                           plan.burst_rate, 2)):
+            if runs:
+                await asyncio.sleep(1)
+            runs.append(await phase(f"{name}, {label}", urls, users, rate, fake_url, stats_url,
+                                    replies, [server_pid], others, shift))
+        return runs
+
+    return asyncio.run(both())
+
+
 def ours(name: str, database_url: str, plan: "Plan", fake_url: str, stats_url: str,
          folder: Path, fake_pid: int) -> list[Run]:
     """The steady and the burst phase against one serve process."""
     prepare_database(database_url, folder, plan.pool + WARM_UP)
     server = start_ours(name.replace(", ", "-"), database_url, fake_url, folder)
     try:
-        urls, others = [url_of(server)], [fake_pid, os.getpid()]
-
-        async def both() -> list[Run]:
-            await warm_up(urls, plan.warm, plan.rate, fake_url, stats_url, True)
-            steady = await phase(f"{name}, {plan.rate:g}/s", urls, plan.steady, plan.rate,
-                                 fake_url, stats_url, True, [server.pid], others, 1)
-            await asyncio.sleep(1)
-            burst = await phase(f"{name}, burst {plan.burst_rate:g}/s", urls, plan.burst,
-                                plan.burst_rate, fake_url, stats_url, True, [server.pid],
-                                others, 2)
-            return [steady, burst]
-
-        return asyncio.run(both())
+        return steady_and_burst(name, url_of(server), plan, fake_url, stats_url, server.pid,
+                                fake_pid, True)
     finally:
         stop(server)
 
@@ -256,18 +265,8 @@ def bare(plan: "Plan", fake_url: str, stats_url: str, folder: Path, fake_pid: in
                            base_env(fake_url + "/api/", port), folder / "bare.log")
     try:
         wait_for_port(port, server)
-        urls, others = [f"http://127.0.0.1:{port}/slack/events"], [fake_pid, os.getpid()]
-
-        async def both() -> list[Run]:
-            await warm_up(urls, plan.warm, plan.rate, fake_url, stats_url, False)
-            steady = await phase(f"bare Bolt, {plan.rate:g}/s", urls, plan.steady, plan.rate,
-                                 fake_url, stats_url, False, [server.pid], others, 1)
-            burst = await phase(f"bare Bolt, burst {plan.burst_rate:g}/s", urls, plan.burst,
-                                plan.burst_rate, fake_url, stats_url, False, [server.pid],
-                                others, 2)
-            return [steady, burst]
-
-        return asyncio.run(both())
+        return steady_and_burst("bare Bolt", f"http://127.0.0.1:{port}/slack/events", plan,
+                                fake_url, stats_url, server.pid, fake_pid, False)
     finally:
         stop(server)
 
