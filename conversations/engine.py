@@ -95,30 +95,43 @@ class Engine:
     def _handle(self, event: InboundEvent, settle=None) -> Reply:
         now = self.clock.now()
         try:
-            with self.db.unit() as session:
-                if event.event_id:
-                    processed(session, f"{event.ref.platform}:{event.event_id}", now)
-                person = self._identify(session, event.ref, now)
-                if person is None:
-                    return _kept(session, settle,
-                                 Reply([Message(self._unknown_user(event.ref))]))
-                self._remember_language(event.ref, person)
-                turn = Turn(session, person, roles_of(session, person.id), now, self.texts,
-                            organizer=self.organizer, public_url=self.public_url)
-                if not turn.roles:
-                    turn.say("errors/no_programme", person_name=person.name.split()[0])
-                    return _kept(session, settle, Reply(turn.replies, person.id))
-                try:
-                    with session.begin_nested():
-                        self._dispatch(turn, event)
-                except Refusal as refusal:
-                    turn.replies = [Message(turn.text(refusal.template, **refusal.values),
-                                            refused=True)]
-                return _kept(session, settle, Reply(turn.replies, person.id))
+            try:
+                return self._turn(event, settle, now)
+            except _Refused as refused:
+                # The turn's writes are rolled back; what a refusal keeps is written again
+                # (the event's id, the identity, the reply): no savepoint on every turn.
+                with self.db.unit() as session:
+                    self._seen(session, event, now)
+                    self._identify(session, event.ref, now)
+                    return _kept(session, settle, refused.reply)
         except Duplicate:
             if event.event_id:  # a platform retry of an event we already handled
                 return Reply([])
             raise
+
+    def _turn(self, event: InboundEvent, settle, now) -> Reply:
+        with self.db.unit() as session:
+            self._seen(session, event, now)
+            person = self._identify(session, event.ref, now)
+            if person is None:
+                return _kept(session, settle, Reply([Message(self._unknown_user(event.ref))]))
+            self._remember_language(event.ref, person)
+            turn = Turn(session, person, roles_of(session, person.id), now, self.texts,
+                        organizer=self.organizer, public_url=self.public_url)
+            if not turn.roles:
+                turn.say("errors/no_programme", person_name=person.name.split()[0])
+                return _kept(session, settle, Reply(turn.replies, person.id))
+            try:
+                self._dispatch(turn, event)
+            except Refusal as refusal:
+                raise _Refused(Reply([Message(turn.text(refusal.template, **refusal.values),
+                                              refused=True)], person.id)) from None
+            return _kept(session, settle, Reply(turn.replies, person.id))
+
+    @staticmethod
+    def _seen(session, event: InboundEvent, now) -> None:
+        if event.event_id:
+            processed(session, f"{event.ref.platform}:{event.event_id}", now)
 
     def _identify(self, session, ref: ConversationRef, now) -> Person | None:
         person, identity = person_and_identity(session, ref.platform, ref.user_id)
@@ -167,6 +180,14 @@ class Engine:
                 turn.partner_hint = command.partner
                 return command
         return grammar.Command(command.verb, command.full_args, command.said, "", command.full_args)
+
+
+class _Refused(Exception):
+    """A verb's refusal, carried out of the turn's unit of work (which it rolls back)."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__("refused")
+        self.reply = reply
 
 
 def _kept(session, settle, reply: Reply) -> Reply:
