@@ -49,14 +49,18 @@ class Identities:
         self._in_thread = in_thread
         self._people: set[str] = set()
 
-    async def known(self, user_id: str) -> bool:
+    async def known(self, user_id: str, matched: bool | None = None) -> bool:
+        """`matched`: what the database said a moment ago (the inbox claim reads it), if it did."""
         if user_id in self._people:
             return True
+        if matched is not None:
+            return matched
         return bool(await self._in_thread(self._is_known, self.platform, user_id))
 
-    async def email_if_needed(self, user_id: str, look_up: Callable[[], Awaitable[str]]) -> str:
+    async def email_if_needed(self, user_id: str, look_up: Callable[[], Awaitable[str]],
+                              matched: bool | None = None) -> str:
         """"" for someone already matched; else their email from the platform."""
-        if await self.known(user_id):
+        if await self.known(user_id, matched):
             return ""
         return await look_up()
 

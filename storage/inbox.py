@@ -17,7 +17,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from storage.tables import InboxItem
+from storage.tables import Identity, InboxItem
 
 RETRY_DELAYS = (timedelta(seconds=1), timedelta(seconds=5), timedelta(seconds=30),
                 timedelta(minutes=2))
@@ -98,10 +98,14 @@ def _claim_statement(dialect: str, limit: int, of_platforms: bool):
              .order_by(_C.id).limit(limit))
     if dialect == "postgresql":
         ready = ready.with_for_update(skip_locked=True)
+    identity = Identity.__table__
+    known = sa_select(identity.c.id).where(
+        identity.c.platform == _C.platform,
+        identity.c.user_id == func.substr(_C.sender, func.length(_C.platform) + 2)).exists()
     return (update(_TABLE).where(_C.id.in_(ready.scalar_subquery()))
             .values(status="claimed", claimed_at=bindparam("now"),
                     claimed_by=bindparam("worker"), attempts=_C.attempts + 1)
-            .returning(*_TABLE.c))
+            .returning(*_TABLE.c, known.label("known")))
 
 
 def claim(session: Session, now: datetime, worker: str, limit: int,
@@ -109,7 +113,9 @@ def claim(session: Session, now: datetime, worker: str, limit: int,
     """Mark up to `limit` rows as claimed by `worker` and return them, oldest first: each the
     oldest open row of its sender, so no two rows of one person are ever in flight. Only rows
     of `platforms` (those this process serves), when given. The rows are read-only records
-    with the inbox's columns as attributes."""
+    with the inbox's columns as attributes, and `known`: whether the sender ("slack:U…") is
+    matched to a person already (an identity of that platform and user id), so the adapter
+    need not ask."""
     connection = session.connection()
     statement = _claim_statement(connection.dialect.name, limit, platforms is not None)
     rows = list(connection.execute(statement, _params(now, platforms, worker=worker[:80])))

@@ -189,7 +189,7 @@ class SlackChat:
 
     async def _command(self, body: dict, job: Job) -> None:
         user = body["user_id"]
-        ref = await self._ref(user, inbound.team_of(body))
+        ref = await self._ref(user, inbound.team_of(body), matched=_matched(job))
         reply = await self._answer(job, inbound.command_event(body, ref, self.clock.now()))
         response_url = body.get("response_url") if self._fresh(job) else None
         for message in reply.messages:
@@ -202,7 +202,8 @@ class SlackChat:
 
     async def _message(self, body: dict, job: Job) -> None:
         event = body["event"]
-        ref = await self._ref(event["user"], inbound.team_of(body), event.get("channel", ""))
+        ref = await self._ref(event["user"], inbound.team_of(body), event.get("channel", ""),
+                              _matched(job))
         reply = await self._answer(job, inbound.message_event(body, ref, self.clock.now()))
         for message in reply.messages:
             await self._post(event["channel"], message)
@@ -213,7 +214,8 @@ class SlackChat:
         """The pair's status, as the `status` verb tells it, on the Home tab."""
         event = body["event"]
         user = event["user"]
-        ref = await self._ref(user, inbound.team_of(body), event.get("channel", ""))
+        ref = await self._ref(user, inbound.team_of(body), event.get("channel", ""),
+                              _matched(job))
         event_id = f"event:{body['event_id']}" if body.get("event_id") else ""
         status = TextReceived(ref, "status", self.clock.now(), event_id=event_id)
         reply = await self._answer(job, status)
@@ -231,7 +233,7 @@ class SlackChat:
         channel = (body.get("channel") or {}).get("id") or container.get("channel_id", "")
         in_message = container.get("type") == "message"
         dm = channel if in_message and not ephemeral else ""
-        ref = await self._ref(user, inbound.team_of(body), dm)
+        ref = await self._ref(user, inbound.team_of(body), dm, _matched(job))
         reply = await self._answer(job, inbound.action_event(body, ref, self.clock.now()))
         if not reply.messages:
             return  # a retry of a press already handled
@@ -284,7 +286,7 @@ class SlackChat:
 
     async def _submission(self, body: dict, job: Job) -> None:
         user = body["user"]["id"]
-        ref = await self._ref(user, inbound.team_of(body))
+        ref = await self._ref(user, inbound.team_of(body), matched=_matched(job))
         reply = await self._answer(job, inbound.view_event(body, ref, self.clock.now()))
         waiting = self._waiting.pop(f"view:{body.get('trigger_id')}", None)
         if waiting is not None:  # the ack is still open: it may show a refusal on the form
@@ -311,9 +313,9 @@ class SlackChat:
                                  failed=bool(reply.failure) or not reply.messages)
         return reply
 
-    async def _ref(self, user: str, team: str, channel: str = ""):
+    async def _ref(self, user: str, team: str, channel: str = "", matched: bool | None = None):
         """Matched by email once (users.info), by Slack id ever after (bot/platform.py)."""
-        email = await self.identities.email_if_needed(user, lambda: self._email(user))
+        email = await self.identities.email_if_needed(user, lambda: self._email(user), matched)
         return inbound.ref_for(user, team, email, channel, self._locales.get(user, ""))
 
     async def on_user_change(self, body: dict) -> None:
@@ -381,6 +383,11 @@ class SlackChat:
                                      session=self._http).send_dict(payload)
         except Exception as error:
             log.warning("could not answer through Slack's response_url: %s", type(error).__name__)
+
+
+def _matched(job: Job) -> bool | None:
+    """Whether the sender was matched to a person when the row was claimed (storage/inbox.py)."""
+    return getattr(job.row, "known", None)
 
 
 def _first_input(view: dict) -> str:
