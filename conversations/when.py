@@ -32,6 +32,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from itertools import islice
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -256,9 +257,10 @@ def split_when(
     take a date, a duration and free text in one line."""
     context = _context(now, tz, lang, prefer, default_time)
     tokens = _tokens(text, _MAX_WORDS + 1)
+    seen: dict = {}  # the shorter phrases tried again and again, read once
     for count in range(min(len(tokens), _MAX_WORDS), 0, -1):
         ambiguous_ok = count == len(tokens) or parse_duration(tokens[count][0]) is not None
-        when = _phrase([word for word, _ in tokens[:count]], context, ambiguous_ok)
+        when = _phrase([word for word, _ in tokens[:count]], context, ambiguous_ok, seen)
         if when is not None:
             rest = text[tokens[count - 1][1] :].strip().lstrip(",;").strip()
             return when, rest
@@ -295,16 +297,33 @@ def _fold(word: str) -> str:
     return word.replace("oe", "o").replace("aa", "a")
 
 
+@lru_cache(maxsize=4096)
 def _key(word: str, lang: str) -> str:
     return _fold(_word(word)) if lang == "da" else _word(word)
 
 
-def _phrase(tokens: list[str], context: _Context, ambiguous_ok: bool) -> When | None:
-    """Reads a day, a time, or both with the time on either side of the day."""
-    day = _day(tokens, context, ambiguous_ok)
+def _phrase(tokens: list[str], context: _Context, ambiguous_ok: bool,
+            seen: dict | None = None) -> When | None:
+    """Reads a day, a time, or both with the time on either side of the day. `seen` keeps
+    what parts of one text read as (`split_when` tries its shorter phrases again)."""
+    seen = {} if seen is None else seen
+
+    def day_of(part: list[str], ok: bool):
+        key = ("day", tuple(part), ok)
+        if key not in seen:
+            seen[key] = _day(part, context, ok)
+        return seen[key]
+
+    def time_of(part: list[str]):
+        key = ("time", tuple(part), ambiguous_ok)
+        if key not in seen:
+            seen[key] = _time(part, context.lang, ambiguous_ok)
+        return seen[key]
+
+    day = day_of(tokens, ambiguous_ok)
     if day is not None:
         return _resolve(day, None, context)
-    clock = _time(tokens, context.lang, ambiguous_ok)
+    clock = time_of(tokens)
     if clock is not None:
         return _resolve(None, clock, context)
     # Time after the day first: "3 march 14" is 3 March at 14, not 14 March at 3.
@@ -313,10 +332,10 @@ def _phrase(tokens: list[str], context: _Context, ambiguous_ok: bool) -> When | 
             (tokens[-size:], tokens[:-size]),
             (tokens[:size], tokens[size:]),
         ):
-            clock = _time(clock_part, context.lang, ambiguous_ok)
+            clock = time_of(clock_part)
             if clock is None:
                 continue
-            day = _day(day_part, context, ambiguous_ok=True)
+            day = day_of(day_part, True)
             if day is not None:
                 return _resolve(day, clock, context)
     return None
