@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -29,6 +31,37 @@ KEEP_DONE = timedelta(days=1)  # answered keys kept to recognise a platform's re
 IN_FLIGHT = 4  # rows answered at once by one process (the engine is CPU-bound)
 ACK_THREADS = 4  # threads that only store (the ack path), so acks never queue behind answers
 OUTAGE_PAUSE = 5.0
+
+
+class Turns:
+    """SQLite has one writer at a time, and a writer that finds the file locked sleeps in steps
+    of up to 100 ms: this process's inbox writers (stores, claims, engine turns, settles) take
+    turns here instead, handed over at once, and a store (the ack path) goes first. Off for
+    PostgreSQL, whose writers do not wait on each other."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._change = threading.Condition()
+        self._busy = False
+        self._first = 0  # stores waiting
+
+    @contextmanager
+    def take(self, first: bool = False):
+        if not self.enabled:
+            yield
+            return
+        with self._change:
+            self._first += first
+            while self._busy or (self._first and not first):
+                self._change.wait()
+            self._first -= first
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._change:
+                self._busy = False
+                self._change.notify_all()
 
 
 class Processor(Protocol):
@@ -86,6 +119,7 @@ class InboxWorker:
         self._done: list[tuple[int, asyncio.Future]] = []  # answered, not yet marked done
         self._marking = False
         self._stored = False  # a row stored here since the last claim
+        self._turns = Turns(enabled=getattr(db, "is_sqlite", False))
 
     # -- storing (the ack path) ------------------------------------------------------------------
 
@@ -93,7 +127,7 @@ class InboxWorker:
         """Write the request; True when new. Raises Unavailable: then the platform gets no
         200 and sends it again."""
         def write() -> bool:
-            with self.db.unit() as session:
+            with self._turns.take(first=True), self.db.unit() as session:
                 return inbox.store(session, item)
 
         new = await asyncio.get_running_loop().run_in_executor(self._acks, write)
@@ -104,6 +138,15 @@ class InboxWorker:
     async def in_thread(self, function: Callable, *args):
         """Run blocking work of an answer (the engine, a database look-up) off the loop."""
         return await asyncio.get_running_loop().run_in_executor(self._answers, function, *args)
+
+    async def _in_turn(self, function: Callable, *args):
+        """Like `in_thread`, for the engine's unit of work: on SQLite it takes its turn with
+        the other writers of this process (see `_turns`)."""
+        def run():
+            with self._turns.take():
+                return function(*args)
+
+        return await self.in_thread(run)
 
     # -- draining --------------------------------------------------------------------------------
 
@@ -166,6 +209,10 @@ class InboxWorker:
     def _claim(self, limit: int, stored: bool = False) -> list[InboxItem]:
         """`stored`: this process has just stored a row, so there is something to claim (an
         idle poll reads first, and takes SQLite's write lock only when there is)."""
+        with self._turns.take():
+            return self._claim_now(limit, stored)
+
+    def _claim_now(self, limit: int, stored: bool) -> list[InboxItem]:
         now = self.wall()
         with self.db.unit() as session:
             moment = now.timestamp()
@@ -185,7 +232,7 @@ class InboxWorker:
             if processor is None:
                 raise Failed(f"no {row.platform} adapter in this process")
             job = Job(row, self.engine, last_try=row.attempts >= self.max_attempts,
-                      run=self.in_thread)
+                      run=self._in_turn)
             await processor.process(job)
         except asyncio.CancelledError:
             raise
@@ -234,7 +281,7 @@ class InboxWorker:
 
     async def _settle(self, write: Callable) -> None:
         def run() -> None:
-            with self.db.unit() as session:
+            with self._turns.take(), self.db.unit() as session:
                 write(session, self.wall())
 
         try:
