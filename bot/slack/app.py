@@ -114,7 +114,8 @@ def attach(app: web.Application, services, router, env: dict[str, str], inbox) -
         body = verify.parsed(text, request.content_type)
         if body is None:
             return web.json_response({"error": "malformed request"}, status=400)
-        log.debug("Slack request signed and well formed: %s", verify.kind(body))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("Slack request signed and well formed: %s", verify.kind(body))
         bolt_request = AsyncBoltRequest(body=text, query=request.query_string,
                                         headers=request.headers)
         return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
