@@ -119,7 +119,8 @@ class InboxWorker:
         self._done: list[tuple[int, asyncio.Future]] = []  # answered, not yet marked done
         self._marking = False
         self._stored = False  # a row stored here since the last claim
-        self._turns = Turns(enabled=getattr(db, "is_sqlite", False))
+        self._sqlite = bool(getattr(db, "is_sqlite", False))
+        self._turns = Turns(enabled=self._sqlite)
 
     # -- storing (the ack path) ------------------------------------------------------------------
 
@@ -207,8 +208,8 @@ class InboxWorker:
         self._wake.set()  # the sender's next row may be claimable now
 
     def _claim(self, limit: int, stored: bool = False) -> list[InboxItem]:
-        """`stored`: this process has just stored a row, so there is something to claim (an
-        idle poll reads first, and takes SQLite's write lock only when there is)."""
+        """`stored`: this process has just stored a row, so there is something to claim (on
+        SQLite an idle poll reads first, and takes the write lock only when there is)."""
         with self._turns.take():
             return self._claim_now(limit, stored)
 
@@ -222,7 +223,8 @@ class InboxWorker:
                     log.warning("took over %d inbox requests left by a stopped process", taken)
                 inbox.purge_done(session, now - KEEP_DONE)
             served = list(self.processors)  # another replica may serve another platform
-            if not stored and not inbox.anything_to_claim(session, now, served):
+            # The read first is for SQLite's write lock; PostgreSQL claims straight away.
+            if not stored and self._sqlite and not inbox.anything_to_claim(session, now, served):
                 return []
             return inbox.claim(session, now, self.name, limit, served)
 
