@@ -6,7 +6,7 @@ latest state (an agenda reminder whose agenda already arrived is skipped, not se
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -33,6 +33,15 @@ class Skip(Exception):
     """This row should not be sent any more; the reason is recorded on it."""
 
 
+@dataclass(frozen=True)
+class PairFacts:
+    """What composing asks of each pair, loaded for a whole batch of rows at once (the outbox
+    does, storage/outbox.pair_facts): its active members (mentors first) and meetings held.
+    A pair not in here is looked up on its own."""
+    members: dict[int, list[tuple[Person, str]]] = field(default_factory=dict)
+    meetings: dict[int, int] = field(default_factory=dict)
+
+
 @dataclass
 class Context:
     session: object
@@ -46,6 +55,8 @@ class Context:
     payload: dict
     asked: bool = False  # composing opened a question (one open question per person at a time)
     organizer: str = ""  # the bot's calendar address, for invites
+    known: PairFacts | None = None
+    _members: list[tuple[Person, str]] | None = field(default=None, repr=False)
 
     @property
     def lang(self) -> str:
@@ -58,10 +69,25 @@ class Context:
         values.setdefault("now", self.local(self.now))  # words true on the day it is read
         return self.texts.render(self.lang, template, **values)
 
-    def partners(self) -> list[Person]:
+    def members(self) -> list[tuple[Person, str]]:
+        """The pair's active people with their role, mentors first (read once)."""
         if self.pair is None:
             return []
-        return [p for p, _ in pair_members(self.session, self.pair.id) if p.id != self.person.id]
+        if self._members is None:
+            known = self.known.members.get(self.pair.id) if self.known is not None else None
+            self._members = known if known is not None else \
+                pair_members(self.session, self.pair.id)
+        return self._members
+
+    def partners(self) -> list[Person]:
+        return [p for p, _ in self.members() if p.id != self.person.id]
+
+    def meetings_held(self) -> int:
+        if self.pair is None:
+            return 0
+        if self.known is not None and self.pair.id in self.known.meetings:
+            return self.known.meetings[self.pair.id]
+        return meetings.meeting_count(self.session, self.pair.id)
 
     def asker(self) -> Asker:
         return Asker(self.session, self.person.id, self.pair.id, self.role, self.now, self.text,
@@ -76,7 +102,7 @@ def facts(ctx: Context) -> dict:
     the programme ended or not, the reader's role, and who the others are."""
     others = ctx.partners()
     group = len(others) > 1
-    held = meetings.meeting_count(ctx.session, ctx.pair.id) if ctx.pair else 0
+    held = ctx.meetings_held()
     # In a group, first names read warmer than a list of full names.
     names = [p.name.split()[0] if group else p.name for p in others]
     return dict(first_name=ctx.person.name.split()[0], programme=ctx.programme.name,
@@ -250,8 +276,7 @@ def _proposal_lapsed(ctx: Context):
     if "from" in ctx.payload and (booked is None
                                   or booked.at != datetime.fromisoformat(ctx.payload["from"])):
         raise Skip("the booking changed since")
-    mentors = [p.name.split()[0] for p, r in pair_members(ctx.session, ctx.pair.id)
-               if r == "mentor"] if ctx.pair else []
+    mentors = [p.name.split()[0] for p, r in ctx.members() if r == "mentor"]
     return {"when": ctx.local(at), "names": mentors}, ()
 
 
@@ -283,13 +308,13 @@ def _book_buttons(ctx: Context):
     if ctx.pair is not None and meetings.next_appointment(ctx.session, ctx.pair.id):
         raise Skip("a meeting is booked")
     if ctx.delivery.kind == "first_meeting_chase" and ctx.pair is not None \
-            and meetings.meeting_count(ctx.session, ctx.pair.id):
+            and ctx.meetings_held():
         raise Skip("the pair has met")
     return {}, (ctx.button("schedule_next", NEXT_BUTTON), ctx.button("snooze_week", "snooze", "7"))
 
 
 def _status_values(ctx: Context):
-    held = meetings.meeting_count(ctx.session, ctx.pair.id) if ctx.pair else 0
+    held = ctx.meetings_held()
     if ctx.payload.get("reason") == "no_meeting" and ctx.pair is not None:
         last = meetings.last_meeting(ctx.session, ctx.pair.id)
         if "since_meeting" in ctx.payload and (last.id if last else 0) != ctx.payload["since_meeting"]:

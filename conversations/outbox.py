@@ -16,7 +16,7 @@ from typing import Protocol
 
 from conversations.catalog import CAPPED, KINDS
 from conversations.clock import Clock
-from conversations.compose import DIALOG_KINDS, Context, Skip, compose, payload_of
+from conversations.compose import DIALOG_KINDS, Context, PairFacts, Skip, compose, payload_of
 from conversations.messages import Button, ConversationRef, Message, SentRef
 from conversations.programme import Settings, SettingsInvalid
 from conversations.texts import Texts
@@ -164,13 +164,19 @@ class Dispatcher:
         with self.db.unit() as session:
             shared = outbox.preload(session, rows)
             known = outbox.identities_by_person(session, list(by_person))
+            members, held = outbox.pair_facts(session, [r.pair_id for r in rows if r.pair_id])
+            pairs = PairFacts({pid: [(p, m.role) for p, m in people]
+                               for pid, people in members.items()}, held)
+            membership = {(pid, p.id): m for pid, people in members.items() for p, m in people}
             session.commit()
             for person_id, person_rows in by_person.items():
                 try:
                     with self._writing:
                         try:
                             batch = self._plan(session, person_id, person_rows, now, result,
-                                               known.get(person_id))
+                                               known.get(person_id), pairs,
+                                               {r.pair_id: membership.get((r.pair_id, person_id))
+                                                for r in person_rows if r.pair_id})
                             session.commit()
                         except BaseException:
                             session.rollback()
@@ -188,10 +194,13 @@ class Dispatcher:
         return batches, len(rows) == self.batch_size
 
     def _plan(self, session, person_id: int, rows: list[Delivery], now: datetime,
-              result: RoundResult, identities: list | None = None) -> Batch | None:
+              result: RoundResult, identities: list | None = None,
+              pairs: PairFacts | None = None, members: dict | None = None) -> Batch | None:
         person = session.get(Person, person_id)
         sendable = []
-        members: dict[int, object] = {}  # pair id -> this person's membership (read once)
+        # pair id -> this person's membership (read once; what the batch loaded, if it did)
+        members = {pid: m if m is not None and _active(session, pid) else None
+                   for pid, m in (members or {}).items()}
         for row in sorted(rows, key=lambda r: (r.priority, r.due_at, r.id)):
             try:
                 reason, later = self._hold(session, person, row, now, members)
@@ -214,7 +223,7 @@ class Dispatcher:
                 outbox.postpone(session, row.id, now + timedelta(days=1), "one question at a time")
                 result.postponed += 1
                 continue
-            ctx = self._context(session, row, person, now, members)
+            ctx = self._context(session, row, person, now, members, pairs)
             try:
                 with session.begin_nested():
                     message = compose(ctx)
@@ -306,14 +315,15 @@ class Dispatcher:
         return [r for r in rows if r.kind not in CAPPED or r.id in kept]
 
     def _context(self, session, row: Delivery, person: Person, now: datetime,
-                 members: dict | None = None) -> Context:
+                 members: dict | None = None, pairs: PairFacts | None = None) -> Context:
         pair = session.get(Pair, row.pair_id) if row.pair_id else None
         role = "manager"
         if pair is not None:
             membership = _membership(session, person.id, pair.id, members)
             role = membership.role if membership else "mentee"
         return Context(session, row, person, session.get(Programme, row.programme_id), pair,
-                       role, now, self.texts, payload_of(row), organizer=self.organizer)
+                       role, now, self.texts, payload_of(row), organizer=self.organizer,
+                       known=pairs)
 
     async def _send(self, batch: Batch, result: RoundResult) -> None:
         batch = await self._read_back(batch, result)
@@ -396,6 +406,11 @@ class Dispatcher:
                     result.failed += 1
                 else:
                     result.retried += 1
+
+
+def _active(session, pair_id: int) -> bool:
+    pair = session.get(Pair, pair_id)  # loaded with the batch
+    return pair is not None and pair.active
 
 
 def _membership(session, person_id: int, pair_id: int, members: dict | None):

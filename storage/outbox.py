@@ -131,6 +131,27 @@ def identities_by_person(session: Session, person_ids: list[int]) -> dict[int, l
     return found
 
 
+def pair_facts(session: Session, pair_ids: list[int]
+               ) -> tuple[dict[int, list[tuple]], dict[int, int]]:
+    """For these pairs, in a few queries: their active members with their membership, mentors
+    first (people.pair_members, in bulk), and how many meetings each has held."""
+    from storage.tables import Meeting, Membership, Person
+
+    wanted = sorted(set(pair_ids))
+    members: dict[int, list[tuple]] = {pid: [] for pid in wanted}
+    held: dict[int, int] = dict.fromkeys(wanted, 0)
+    for first in range(0, len(wanted), 500):
+        chunk = wanted[first:first + 500]
+        query = (select(Person, Membership).join(Membership, Membership.person_id == Person.id)
+                 .where(Membership.pair_id.in_(chunk), Membership.active)
+                 .order_by(Membership.pair_id, Membership.role.desc(), Person.name))
+        for person, membership in session.exec(query):
+            members[membership.pair_id].append((person, membership))
+        held.update(session.exec(select(Meeting.pair_id, func.count()).where(
+            Meeting.pair_id.in_(chunk)).group_by(Meeting.pair_id)).all())
+    return members, held
+
+
 def requeue_stuck(session: Session, now: datetime) -> int:
     """Claims left unsettled (a worker died after claiming) go back to pending. The dead worker
     may have posted before it could record so: the row's outcome is unknown since its claim,
