@@ -101,6 +101,7 @@ def attach(app: web.Application, services, router, env: dict[str, str], inbox) -
                     request_verification_enabled=False)  # done first, in `events`
     bolt.use(verify.same_workspace)
     messenger = SlackMessenger(client, pacer)
+    app.on_cleanup.append(lambda _app: messenger.close())  # its kept-alive HTTP session
     chat = SlackChat(services, client, messenger, inbox)
     chat.register(bolt)
     inbox.processors[PLATFORM] = chat

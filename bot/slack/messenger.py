@@ -104,6 +104,23 @@ class SlackMessenger:
         self.pacer = pacer
         self._dms: dict[str, str] = {}
         self._by_email: dict[str, str] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    def _keep_alive(self) -> None:
+        """slack_sdk opens a new HTTP session, so a new connection (and TLS handshake), for each
+        call unless the client has one: it gets one here, in the running event loop, whose
+        connections are kept alive between posts (`close` closes it)."""
+        if self.client.session is None or self.client.session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.client.timeout))
+            self.client.session = self._session
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            if self.client.session is session:
+                self.client.session = None
+            await session.close()
 
     async def send(self, recipient: Recipient, message: Message) -> SentRef:
         """Into the person's DM. Someone who never wrote to the bot is found by their roster
@@ -184,6 +201,7 @@ class SlackMessenger:
         post it twice.
         """
         await self.pacer.wait(channel)
+        self._keep_alive()
         extra = {"metadata": metadata} if metadata else {}
         response = await self.client.chat_postMessage(
             channel=channel, text=render.fallback(message), blocks=render.blocks(message),
