@@ -4,8 +4,11 @@ chat.postMessage allows about one message a second per channel (short bursts are
 several hundred a minute per workspace. Two token buckets (a generic cell-rate algorithm) hand
 out start times; a 429 holds everything back for its Retry-After. The workspace bucket is
 strict by default (burst 1): a pause earns no credit, so the stream never bursts after one and
-meets Slack's own bucket at the same steady rate. With several replicas each paces at its share
-of the workspace budget (`share`): an explicit per-replica share, no coordination needed.
+meets Slack's own bucket at the same steady rate. Posts are scheduled at t0 + k × interval, not
+an interval after the previous one: a grant that comes a little late (under CATCH_UP: a timer
+fired late, the event loop was busy) keeps the schedule, so timer granularity costs no rate.
+With several replicas each paces at its share of the workspace budget (`share`): an explicit
+per-replica share, no coordination needed.
 
 slack_sdk's default retry handlers include one that resends a request after a dropped
 connection; for a post that may already have been taken, that is a silent duplicate. Our
@@ -23,6 +26,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
 
+# A grant later than its schedule by less than this keeps the schedule (the posts due meanwhile
+# go out back to back: a few, well inside any platform's burst); a longer gap is a pause, after
+# which the schedule starts again from now.
+CATCH_UP = 0.05
 POSTING = ("chat.postMessage", "chat.postEphemeral", "chat.update",
            "files.completeUploadExternal")
 
@@ -35,8 +42,10 @@ def share(per_minute: float, replicas: int) -> float:
 class Pacer:
     def __init__(self, *, per_minute: float = 200, burst: int = 1, channel_interval: float = 1.0,
                  channel_burst: int = 3, monotonic: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+                 catch_up: float = CATCH_UP) -> None:
         self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
+        self.catch_up = max(catch_up, self.interval)
         self.burst = max(burst, 1)
         self.channel_interval = channel_interval
         self.channel_burst = max(channel_burst, 1)
@@ -50,7 +59,7 @@ class Pacer:
         """Sleep until this channel and the workspace both have room for one more post.
 
         The channel first (about one a second in a DM), holding nobody else up; then the
-        workspace, one grant at a time and in order. A grant a little late (under one interval:
+        workspace, one grant at a time and in order. A grant a little late (under `catch_up`:
         the event loop was busy) keeps the stream's rate; after a longer gap the schedule starts
         again from now, so a pause earns no credit and is never followed by a burst."""
         delay = self._reserve_channel(channel)
@@ -65,7 +74,7 @@ class Pacer:
                     break
                 await self._sleep(start - now)
             tat = self._workspace_tat
-            self._workspace_tat = (tat if tat <= now < tat + self.interval else max(tat, now)) \
+            self._workspace_tat = (tat if tat <= now < tat + self.catch_up else max(tat, now)) \
                 + self.interval
             self._channel_tat[channel] = max(self._channel_tat.get(channel, now),
                                              now + self.channel_interval)

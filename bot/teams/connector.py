@@ -40,6 +40,7 @@ PER_APP = ((50, 1.0),)
 SEND_TIMEOUT = 60.0  # seconds: a slow answer is better than an unknown one
 UNSURE_STATUSES = {502, 504}  # a gateway's answer: the connector may have taken the message
 MAX_TRACKED = 5000
+CATCH_UP = 0.05  # seconds a grant may come late and keep the app's schedule (see Pacer)
 _CODE = re.compile(r"[^A-Za-z0-9_.-]")
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -49,25 +50,35 @@ class Pacer:
     """Sliding windows per conversation and for the whole app: waits until a call fits.
 
     The app's calls are also spaced evenly at its steadiest limit (50 a second: one per 20 ms),
-    strictly: a pause earns no credit, so a broadcast never opens with a burst."""
+    strictly: a pause earns no credit, so a broadcast never opens with a burst. They are
+    scheduled at t0 + k × interval: a grant a little late (under `catch_up`) keeps the schedule,
+    so timer granularity and a busy event loop cost no rate.
+
+    Conversations quiet for an hour are forgotten once more than MAX_TRACKED are known, and
+    then only when their number has doubled since the last look (a broadcast to 10,000 people
+    must not walk them all on every call)."""
 
     def __init__(self, sleep: Sleep = asyncio.sleep,
                  monotonic: Callable[[], float] = time.monotonic,
-                 per_conversation=PER_CONVERSATION, per_app=PER_APP, replicas: int = 1) -> None:
+                 per_conversation=PER_CONVERSATION, per_app=PER_APP, replicas: int = 1,
+                 catch_up: float = CATCH_UP) -> None:
         self.sleep, self.monotonic = sleep, monotonic
         share = max(replicas, 1)
         per_app = tuple((max(int(count / share), 1), seconds) for count, seconds in per_app)
         self.limits = {"conversation": per_conversation, "app": per_app}
         self.interval = max((seconds / count for count, seconds in per_app), default=0.0)
+        self.catch_up = max(catch_up, self.interval)
         self._app_tat = 0.0
         self._sent: dict[tuple[str, str], deque[float]] = {}
+        self._forget_above = MAX_TRACKED
 
     async def wait(self, conversation_id: str) -> None:
         keys = (("conversation", conversation_id), ("app", ""))
-        if len(self._sent) > MAX_TRACKED:  # forget conversations quiet for an hour
+        if len(self._sent) > self._forget_above:  # forget conversations quiet for an hour
             now = self.monotonic()
             for key in list(self._sent):
                 self._delay(key, now)
+            self._forget_above = max(MAX_TRACKED, 2 * len(self._sent))
         while True:
             now = self.monotonic()
             delay = max(self._app_tat - now, *(self._delay(key, now) for key in keys))
@@ -75,7 +86,7 @@ class Pacer:
                 for key in keys:
                     self._sent.setdefault(key, deque()).append(now)
                 tat = self._app_tat  # a grant a little late keeps the rate; a pause restarts it
-                self._app_tat = (tat if tat <= now < tat + self.interval else now) + self.interval
+                self._app_tat = (tat if tat <= now < tat + self.catch_up else now) + self.interval
                 return
             await self.sleep(delay)
 
