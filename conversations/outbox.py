@@ -122,6 +122,7 @@ class Dispatcher:
         self.batch_size = batch_size
         self.in_flight = in_flight
         self._recorder = Recorder(lambda items: self._settle(self._settle_sent, items))
+        self._attempts = Attempts(lambda ids: self._settle(self._mark_attempt, ids))
         # SQLite takes one writer at a time, and a transaction that read before another one
         # committed cannot write at all ("database is locked", at once): the outbox's own
         # writers (preparing in one thread, recording in others) take turns.
@@ -330,6 +331,13 @@ class Dispatcher:
         if batch is None:
             return
         try:
+            await self._attempts.mark([row.id for row in batch.rows])
+        except Exception as error:  # not posted: the claim runs out and it goes out later
+            log.warning("recording an attempt to person %s failed: %s; not sent now",
+                        batch.recipient.person_id, type(error).__name__)
+            result.retried += len(batch.rows)
+            return
+        try:
             sent = await self.messenger.send(batch.recipient, batch.message)
         except DeliveryFailed as failure:
             await self._settle(self._settle_failure, batch, failure, result)
@@ -386,6 +394,11 @@ class Dispatcher:
                 log.warning("database unavailable while recording a delivery; retrying")
                 await asyncio.sleep(pause)
                 waited, pause = waited + pause, min(pause * 2, 10.0)
+
+    def _mark_attempt(self, ids: list[int]) -> None:
+        now = self.clock.now()
+        with self._writing, self.db.unit() as session:
+            outbox.mark_attempt(session, ids, now)
 
     def _settle_sent(self, items: list[tuple[Planned, SentRef]]) -> None:
         now = self.clock.now()
@@ -457,6 +470,37 @@ class Sending:
         if self._errors:
             error, self._errors = self._errors[0], []
             raise error
+
+
+class Attempts:
+    """"About to post" marks, each committed before its post goes out (so a claim that a dead
+    process leaves behind is read back only if its post may really be out); the sends that
+    start while one commit runs share the next one."""
+
+    def __init__(self, commit) -> None:
+        self.commit = commit
+        self._ids: list[int] = []
+        self._done: asyncio.Future | None = None
+        self._flusher: asyncio.Task | None = None
+
+    async def mark(self, ids: list[int]) -> None:
+        if self._done is None:
+            self._done = asyncio.get_running_loop().create_future()
+        done = self._done
+        self._ids.extend(ids)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await asyncio.shield(done)
+
+    async def _flush(self) -> None:
+        while self._ids:
+            ids, done, self._ids, self._done = self._ids, self._done, [], None
+            try:
+                await self.commit(ids)
+            except Exception as error:
+                done.set_exception(error)
+            else:
+                done.set_result(None)
 
 
 class Recorder:

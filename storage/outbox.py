@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, text, update
+from sqlalchemy import bindparam, case, func, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
@@ -87,7 +87,7 @@ def claim_due(session: Session, now: datetime, worker: str, limit: int = 200) ->
     statement = (
         update(Delivery)
         .where(Delivery.id.in_(due.scalar_subquery()))
-        .values(status="claimed", claimed_at=now, claimed_by=worker)
+        .values(status="claimed", claimed_at=now, claimed_by=worker, attempt_at=None)
         .returning(Delivery)
     )
     rows = list(session.execute(statement.execution_options(synchronize_session=False)).scalars())
@@ -153,16 +153,27 @@ def pair_facts(session: Session, pair_ids: list[int]
 
 
 def requeue_stuck(session: Session, now: datetime) -> int:
-    """Claims left unsettled (a worker died after claiming) go back to pending. The dead worker
-    may have posted before it could record so: the row's outcome is unknown since its claim,
-    which counts as one ambiguous attempt (the next one looks first where it can)."""
+    """Claims left unsettled (a worker died after claiming) go back to pending. Where the dead
+    worker had started to post (`attempt_at`), it may have posted before it could record so:
+    the row's outcome is unknown since that moment, which counts as one ambiguous attempt (the
+    next one looks first where it can). A claim it never started to post is simply pending."""
+    attempted = Delivery.attempt_at.is_not(None)
     statement = (
         update(Delivery)
         .where(Delivery.status == "claimed", Delivery.claimed_at < now - CLAIM_TIMEOUT)
-        .values(status="pending", claimed_by="", ambiguous=Delivery.ambiguous + 1,
-                unsure_since=func.coalesce(Delivery.unsure_since, Delivery.claimed_at))
+        .values(status="pending", claimed_by="",
+                ambiguous=Delivery.ambiguous + case((attempted, 1), else_=0),
+                unsure_since=case((attempted, func.coalesce(Delivery.unsure_since,
+                                                            Delivery.attempt_at)),
+                                  else_=Delivery.unsure_since))
     )
     return session.execute(statement).rowcount or 0
+
+
+def mark_attempt(session: Session, ids: list[int], now: datetime) -> None:
+    """These claimed rows' posts are about to go out (committed before they do)."""
+    if ids:
+        session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(attempt_at=now))
 
 
 def mark_sent(session: Session, delivery_id: int, now: datetime, *, platform: str,

@@ -150,7 +150,9 @@ class Delivery(SQLModel, table=True):
     is stored once; `status` is pending → claimed → sent | failed | skipped.
     `unsure_since` is set when an attempt may have reached the person without our knowing (its
     answer was lost, or the process died holding the claim): the next attempt looks first
-    where the platform allows it. `ambiguous` counts such attempts.
+    where the platform allows it. `ambiguous` counts such attempts. `attempt_at` is when the
+    current claim's post was about to go out (recorded just before it, cleared by a claim): a
+    claim left by a dead process without it never posted, and is not read back.
     """
 
     __table_args__ = (Index("ix_delivery_status_due", "status", "due_at"),)
@@ -178,6 +180,7 @@ class Delivery(SQLModel, table=True):
     read_at: datetime | None = None
     unsure_since: datetime | None = None
     ambiguous: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    attempt_at: datetime | None = None
 
 
 class ProcessedEvent(SQLModel, table=True):

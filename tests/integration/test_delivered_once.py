@@ -123,3 +123,59 @@ async def test_two_workers_on_postgres_deliver_every_prompt_exactly_once(postgre
     for w in workers:
         w.db.dispose()
     setup.dispose()
+
+
+class HangsAfterPosting(RecordingMessenger):
+    """Takes the first post and never answers: the process dies while it waits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting: asyncio.Task | None = None
+
+    async def send(self, recipient, message):
+        await super().send(recipient, message)
+        self.waiting = asyncio.current_task()
+        await asyncio.Event().wait()
+
+
+class ReadsBack(RecordingMessenger):
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: list[tuple[str, ...]] = []
+
+    async def find_sent(self, recipient, keys, since):
+        self.read.append(keys)
+        return {}
+
+
+async def test_after_a_crash_only_a_claim_whose_post_had_started_is_read_back(database, clock):
+    from conversations.outbox import Dispatcher
+    from conversations.texts import Texts
+
+    import_programme(database, now=clock.now())
+    clock.set(KICKOFF_DAY)
+    build(clock=clock, messenger=RecordingMessenger(), db=database).ticker.tick()
+    first = HangsAfterPosting()
+    dying = Dispatcher(database, clock, Texts(), first, worker="a", in_flight=1)
+    run = asyncio.create_task(dying.run_once())
+    while first.waiting is None:
+        await asyncio.sleep(0.01)
+    run.cancel()  # the process dies with one post out and the rest of its batch claimed
+    await asyncio.sleep(0)
+    first.waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    with database.unit() as s:
+        claimed = s.exec(select(Delivery).where(Delivery.status == "claimed")).all()
+    assert len(claimed) > 2 and sum(1 for r in claimed if r.attempt_at is not None) == 1
+
+    clock.advance(minutes=11)  # past the claim timeout: a new process takes the rows over
+    second = ReadsBack()
+    await build(clock=clock, messenger=second, db=database, worker="b").dispatcher.run_once()
+    [unsure] = [r for r in claimed if r.attempt_at is not None]
+    assert second.read == [(unsure.key,)]  # only the one whose post may be out
+    with database.unit() as s:
+        rows = {r.id: r for r in s.exec(select(Delivery))}
+    assert rows[unsure.id].ambiguous == 1 and rows[unsure.id].unsure_since is not None
+    assert all(rows[r.id].ambiguous == 0 for r in claimed if r.id != unsure.id)
+    assert all(rows[r.id].status == "sent" for r in claimed)
