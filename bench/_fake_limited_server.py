@@ -9,8 +9,9 @@ it). Being a process of its own, the fake's bucket sees requests when they arriv
 benchmark's busy event loop gets round to them, and the benchmark's process measures the bot
 alone. Prints `port API STATS` once it listens; GET /stats on the second port answers what it
 has seen: `limited` (429s given) and `ok_posts`, [time.monotonic(), channel or conversation] of
-every post answered ok (the monotonic clock is the machine's, shared by every process). Stops
-on SIGTERM.
+every post answered ok (the monotonic clock is the machine's, shared by every process),
+`limited_at` (when each 429 was given) and `stalls` (each time its own event loop was more than
+20 ms late: the machine was busy). Stops on SIGTERM.
 """
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ class RateLimitedSlack(FakeSlack):
         super().__init__({})
         self.bucket = Bucket(rate, burst)
         self.limited = 0
+        self.limited_at: list[float] = []
         self.ok_posts: list[tuple[float, str]] = []
 
     async def _api(self, request: web.Request) -> web.Response:
@@ -69,6 +71,7 @@ class RateLimitedSlack(FakeSlack):
             wait = self.bucket.take()
             if wait > 0:
                 self.limited += 1
+                self.limited_at.append(time.monotonic())
                 await request.read()
                 return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                          headers=retry_after(wait))
@@ -95,6 +98,7 @@ class RateLimitedConnector(FakeConnector):
         super().__init__()
         self.bucket = Bucket(rate, burst)
         self.limited = 0
+        self.limited_at: list[float] = []
         self.ok_posts: list[tuple[float, str]] = []
 
     @staticmethod
@@ -106,6 +110,7 @@ class RateLimitedConnector(FakeConnector):
             wait = self.bucket.take()
             if wait > 0:
                 self.limited += 1
+                self.limited_at.append(time.monotonic())
                 await request.read()
                 return web.json_response({"error": {"code": "Throttled"}}, status=429,
                                          headers=retry_after(wait))
@@ -130,8 +135,23 @@ async def main() -> None:
         fake = await RateLimitedConnector(args.rate, args.burst).start()
         port = fake.server.port
 
+    lags: list[float] = []
+
+    async def watch_loop() -> None:
+        """How late a 10 ms timer fires here: the fake's own stalls (a busy machine), during
+        which requests queue unseen and then meet the bucket at once."""
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(0.01)
+            late = time.monotonic() - before - 0.01
+            if late > 0.02:
+                lags.append(round(late, 4))
+
+    watcher = asyncio.create_task(watch_loop())
+
     async def stats(_request: web.Request) -> web.Response:
-        return web.json_response({"limited": fake.limited, "ok_posts": fake.ok_posts})
+        return web.json_response({"limited": fake.limited, "ok_posts": fake.ok_posts,
+                                  "limited_at": fake.limited_at, "stalls": lags})
 
     app = web.Application()
     app.router.add_get("/stats", stats)
@@ -144,6 +164,7 @@ async def main() -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
+    watcher.cancel()
     await runner.cleanup()
     await (fake.stop() if args.platform == "slack" else fake.close())
 

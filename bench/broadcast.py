@@ -231,7 +231,8 @@ async def run(db: Database, args) -> dict:
         window=(max(times) - min(times)) if len(times) > 1 else 0.0,
         first_post=(min(times) - started) if times else 0.0,
         total=finished - started, rounds=rounds, pauses=len(gaps), paused=sum(gaps),
-        by_worker=by_worker, send_cpu=send_cpu,
+        by_worker=by_worker, send_cpu=send_cpu, stalls=seen["stalls"],
+        limited_at=seen["limited_at"],
         cpu=watch.line(["this process (the outbox and its HTTP client)", "the fake platform"]),
         timed_out=_count(db, ("pending", "claimed")) > 0)
 
@@ -295,6 +296,10 @@ def one_run(args) -> dict:
     print(f"    pauses: the stream of posts stopped {r['pauses']} times for more than {PAUSE:g} s, "
           f"{r['paused']:.1f} s in all (posting at the paced rate alone would take "
           f"{r['ok_posts'] / (per_minute(args) / 60):.1f} s)")
+    stalls = r["stalls"]
+    print(f"    the fake's own event loop: {len(stalls)} stall(s) of more than 20 ms"
+          + (f" (longest {1000 * max(stalls):.0f} ms)" if stalls else "")
+          + " (a busy machine: requests queue unseen, then meet the bucket at once)")
     print(f"    CPU: {r['cpu']}")
     print(f"    CPU per message: {1000 * r['send_cpu'] / max(r['ok_posts'], 1):.2f} ms in this "
           f"process from `announce confirm`'s answer to the last row settled (claim, compose, "
