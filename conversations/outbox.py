@@ -166,9 +166,9 @@ class Dispatcher:
             shared = outbox.preload(session, rows)
             known = outbox.identities_by_person(session, list(by_person))
             members, held = outbox.pair_facts(session, [r.pair_id for r in rows if r.pair_id])
-            pairs = PairFacts({pid: [(p, m.role) for p, m in people]
-                               for pid, people in members.items()}, held)
-            membership = {(pid, p.id): m for pid, people in members.items() for p, m in people}
+            pairs = PairFacts(members, held)
+            membership = {(pid, p.id): Member(role) for pid, people in members.items()
+                          for p, role in people}
             session.commit()
             for person_id, person_rows in by_person.items():
                 try:
@@ -419,6 +419,12 @@ class Dispatcher:
                     result.failed += 1
                 else:
                     result.retried += 1
+
+
+@dataclass(frozen=True)
+class Member:
+    """A person's active membership of a pair, as the batch loaded it (its role)."""
+    role: str
 
 
 def _active(session, pair_id: int) -> bool:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, case, func, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, select
 
 from storage.tables import Delivery
@@ -133,23 +134,33 @@ def identities_by_person(session: Session, person_ids: list[int]) -> dict[int, l
 
 def pair_facts(session: Session, pair_ids: list[int]
                ) -> tuple[dict[int, list[tuple]], dict[int, int]]:
-    """For these pairs, in a few queries: their active members with their membership, mentors
-    first (people.pair_members, in bulk), and how many meetings each has held."""
+    """For these pairs, in a few queries: their active members, (person, role) with mentors
+    first (people.pair_members, in bulk; people not yet in the session are loaded together),
+    and how many meetings each has held."""
     from storage.tables import Meeting, Membership, Person
 
     wanted = sorted(set(pair_ids))
-    members: dict[int, list[tuple]] = {pid: [] for pid in wanted}
+    found: dict[int, list[tuple[int, str]]] = {pid: [] for pid in wanted}
     held: dict[int, int] = dict.fromkeys(wanted, 0)
     for first in range(0, len(wanted), 500):
         chunk = wanted[first:first + 500]
-        query = (select(Person, Membership).join(Membership, Membership.person_id == Person.id)
+        query = (select(Membership.pair_id, Person.id, Membership.role)
+                 .join(Membership, Membership.person_id == Person.id)
                  .where(Membership.pair_id.in_(chunk), Membership.active)
                  .order_by(Membership.pair_id, Membership.role.desc(), Person.name))
-        for person, membership in session.exec(query):
-            members[membership.pair_id].append((person, membership))
+        for pair_id, person_id, role in session.exec(query):
+            found[pair_id].append((person_id, role))
         held.update(session.exec(select(Meeting.pair_id, func.count()).where(
             Meeting.pair_id.in_(chunk)).group_by(Meeting.pair_id)).all())
-    return members, held
+    everyone = {pid for members in found.values() for pid, _ in members}
+    people = {pid: session.identity_map.get(identity_key(Person, pid)) for pid in everyone}
+    people = {pid: person for pid, person in people.items() if person is not None}
+    missing = sorted(everyone - set(people))  # most were loaded with the batch (preload)
+    for first in range(0, len(missing), 500):
+        people.update((p.id, p) for p in session.exec(
+            select(Person).where(Person.id.in_(missing[first:first + 500]))))
+    return ({pair_id: [(people[pid], role) for pid, role in members if pid in people]
+             for pair_id, members in found.items()}, held)
 
 
 def requeue_stuck(session: Session, now: datetime) -> int:
@@ -172,8 +183,10 @@ def requeue_stuck(session: Session, now: datetime) -> int:
 
 def mark_attempt(session: Session, ids: list[int], now: datetime) -> None:
     """These claimed rows' posts are about to go out (committed before they do)."""
-    if ids:
-        session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(attempt_at=now))
+    if ids:  # a Core statement: nothing in the session to bring up to date
+        table = Delivery.__table__
+        session.connection().execute(update(table).where(table.c.id.in_(ids))
+                                     .values(attempt_at=now))
 
 
 def mark_sent(session: Session, delivery_id: int, now: datetime, *, platform: str,
