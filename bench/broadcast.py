@@ -158,8 +158,10 @@ def paced_teams(router, args) -> None:
     """The connector's app budget at pace × the fake's limit (serve keeps Teams' 50 a second),
     each replica at its share."""
     connector = router.messengers["teams"].connector
-    per_second = max(int(args.rate * args.pace), 1)
-    connector.pacer = TeamsPacer(per_app=((per_second, 1.0),), replicas=args.replicas)
+    # Counted over two seconds, so that each of two replicas gets an exact half (95 % of 50 a
+    # second is 47.5: 95 per 2 s, 47 per 2 s each), not a whole number a second rounded down.
+    per_two = max(int(2 * args.rate * args.pace), 1)
+    connector.pacer = TeamsPacer(per_app=((per_two, 2.0),), replicas=args.replicas)
 
 
 async def run(db: Database, args) -> dict:
@@ -219,7 +221,10 @@ async def run(db: Database, args) -> dict:
             fake.stop()
     posts = Counter(channel for _, channel in seen["ok_posts"])
     times = sorted(at for at, _ in seen["ok_posts"])
-    gaps = [b - a for a, b in zip(times, times[1:]) if b - a > PAUSE]
+    steps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [step for step in steps if step > PAUSE]
+    interval = 60 / per_minute(args)  # between two posts at the paced rate
+    late = sum(step - interval for step in steps if 2 * interval < step <= PAUSE)
     lost = [pid for pid, status in statuses.items()
             if posts[conversation_of[pid]] == 0 and status != "failed"]
     return dict(
@@ -230,7 +235,7 @@ async def run(db: Database, args) -> dict:
         statuses=Counter(statuses.values()), limited=seen["limited"], ok_posts=len(times),
         window=(max(times) - min(times)) if len(times) > 1 else 0.0,
         first_post=(min(times) - started) if times else 0.0,
-        total=finished - started, rounds=rounds, pauses=len(gaps), paused=sum(gaps),
+        total=finished - started, rounds=rounds, pauses=len(gaps), paused=sum(gaps), late=late,
         by_worker=by_worker, send_cpu=send_cpu, stalls=seen["stalls"],
         limited_at=seen["limited_at"],
         cpu=watch.line(["this process (the outbox and its HTTP client)", "the fake platform"]),
@@ -254,7 +259,7 @@ def one_run(args) -> dict:
     unit = "chat.postMessage" if args.platform == "slack" else "new activities"
     scope = "workspace-wide" if args.platform == "slack" else "for the app"
     paced = (f"SLACK_POSTS_PER_MINUTE={per_minute(args):g}" if args.platform == "slack"
-             else f"{max(int(args.rate * args.pace), 1)} activities/s")
+             else f"{max(int(2 * args.rate * args.pace), 1)} activities per 2 s")
     print(f"  {args.platform.capitalize()}, {args.replicas} replica(s): one announcement to "
           f"{2 * args.pairs:,} people ({args.pairs:,} generated pairs), fake limit {args.rate:g} "
           f"{unit}/s {scope} (burst {args.burst}); the bot paced at {paced} ({args.pace:.0%} of "
@@ -296,6 +301,8 @@ def one_run(args) -> dict:
     print(f"    pauses: the stream of posts stopped {r['pauses']} times for more than {PAUSE:g} s, "
           f"{r['paused']:.1f} s in all (posting at the paced rate alone would take "
           f"{r['ok_posts'] / (per_minute(args) / 60):.1f} s)")
+    print(f"    small gaps: {r['late']:.1f} s lost in gaps between two intervals and {PAUSE:g} s "
+          f"(posts late on their schedule: a busy loop or machine)")
     stalls = r["stalls"]
     print(f"    the fake's own event loop: {len(stalls)} stall(s) of more than 20 ms"
           + (f" (longest {1000 * max(stalls):.0f} ms)" if stalls else "")
