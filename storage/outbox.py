@@ -181,12 +181,14 @@ def requeue_stuck(session: Session, now: datetime) -> int:
     return session.execute(statement).rowcount or 0
 
 
+_ATTEMPT = (update(Delivery.__table__).where(Delivery.__table__.c.id == bindparam("row_id"))
+            .values(attempt_at=bindparam("at")))
+
+
 def mark_attempt(session: Session, ids: list[int], now: datetime) -> None:
     """These claimed rows' posts are about to go out (committed before they do)."""
-    if ids:  # a Core statement: nothing in the session to bring up to date
-        table = Delivery.__table__
-        session.connection().execute(update(table).where(table.c.id.in_(ids))
-                                     .values(attempt_at=now))
+    if ids:  # compiled once (no IN list of a new length each time); nothing in the session
+        session.connection().execute(_ATTEMPT, [{"row_id": i, "at": now} for i in ids])
 
 
 def mark_sent(session: Session, delivery_id: int, now: datetime, *, platform: str,
