@@ -65,6 +65,13 @@ class Pacer:
         delay = self._reserve_channel(channel)
         if delay > 0:
             await self._sleep(delay)
+        now = await self.workspace_slot()
+        self._channel_tat[channel] = max(self._channel_tat.get(channel, now),
+                                         now + self.channel_interval)
+
+    async def workspace_slot(self) -> float:
+        """The workspace's next grant, in order (also for a post Slack refused with a 429 and
+        that goes again: in its turn, not on top of the paced stream); returns its moment."""
         async with self._lock:
             while True:
                 now = self._monotonic()
@@ -76,8 +83,12 @@ class Pacer:
             tat = self._workspace_tat
             self._workspace_tat = (tat if tat <= now < tat + self.catch_up else max(tat, now)) \
                 + self.interval
-            self._channel_tat[channel] = max(self._channel_tat.get(channel, now),
-                                             now + self.channel_interval)
+            return now
+
+    async def held(self) -> None:
+        """Until a 429's Retry-After has passed."""
+        while (delay := self._hold_until - self._monotonic()) > 0:
+            await self._sleep(delay)
 
     def _reserve_channel(self, channel: str) -> float:
         """Book this channel's next free moment (no await in between: asyncio-safe)."""
@@ -95,23 +106,32 @@ class Pacer:
 
 
 class PacedRateLimitRetry(AsyncRateLimitErrorRetryHandler):
-    """slack_sdk's 429 handler (it sleeps for Retry-After, then retries), which also tells the
-    pacer, so the other posts of a broadcast wait too instead of each collecting its own 429."""
+    """slack_sdk's 429 handler (it retries after Retry-After), which also tells the pacer, so
+    the other posts of a broadcast wait too instead of each collecting its own 429. The refused
+    post then goes again through the pacer, in its turn: not all of them at once on top of the
+    paced stream when Retry-After ends (which would drain Slack's bucket into more 429s)."""
 
     def __init__(self, pacer: Pacer, max_retry_count: int = 2) -> None:
         super().__init__(max_retry_count=max_retry_count)
         self.pacer = pacer
 
     async def prepare_for_next_attempt_async(self, *, state, request, response=None, error=None):
-        if response is not None:
-            for name, values in response.headers.items():
-                if name.lower() == "retry-after" and values:
-                    try:
-                        self.pacer.hold(float(values[0]))
-                    except ValueError:
-                        pass
-        await super().prepare_for_next_attempt_async(state=state, request=request,
-                                                     response=response, error=error)
+        if response is None:
+            raise error
+        retry_after = 1.0
+        for name, values in response.headers.items():
+            if name.lower() == "retry-after" and values:
+                try:
+                    retry_after = float(values[0])
+                except ValueError:
+                    pass
+        state.next_attempt_requested = True
+        self.pacer.hold(retry_after)
+        if request.url.rstrip("/").rsplit("/", 1)[-1] in POSTING:
+            await self.pacer.workspace_slot()
+        else:
+            await self.pacer.held()
+        state.increment_current_attempt()
 
 
 class ConnectionRetryNoPosts(AsyncConnectionErrorRetryHandler):

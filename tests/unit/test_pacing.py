@@ -2,6 +2,8 @@
 over a broadcast to 10,000 conversations."""
 from __future__ import annotations
 
+import asyncio
+import heapq
 import time
 
 from bot.slack.pacing import Pacer as SlackPacer
@@ -74,3 +76,55 @@ async def test_teams_pacer_does_not_walk_every_conversation_on_every_call():
     await _grants(pacer.wait, times, 12000)
     assert looked[0] < 10 * 12000  # each call looks at its own windows, the rest now and then
     assert time.process_time() - started < 5.0
+
+
+class Waiters:
+    """Virtual time for several tasks at once: it moves to the next wake-up only when every
+    task is waiting."""
+
+    def __init__(self) -> None:
+        self.now, self._sleepers, self._order = 0.0, [], 0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        woken = asyncio.get_running_loop().create_future()
+        self._order += 1
+        heapq.heappush(self._sleepers, (self.now + seconds, self._order, woken))
+        await woken
+
+    async def run(self, *coroutines) -> list:
+        tasks = [asyncio.ensure_future(c) for c in coroutines]
+        while not all(t.done() for t in tasks):
+            for _ in range(20):
+                await asyncio.sleep(0)
+            if self._sleepers:
+                at, _, woken = heapq.heappop(self._sleepers)
+                self.now = max(self.now, at)
+                woken.set_result(None)
+        return [t.result() for t in tasks]
+
+
+async def test_posts_refused_with_a_429_go_again_in_their_turn_not_all_at_once():
+    from slack_sdk.http_retry.request import HttpRequest
+    from slack_sdk.http_retry.response import HttpResponse
+    from slack_sdk.http_retry.state import RetryState
+
+    from bot.slack.pacing import PacedRateLimitRetry
+
+    times = Waiters()
+    pacer = SlackPacer(per_minute=6000, monotonic=times.monotonic, sleep=times.sleep)
+    retry = PacedRateLimitRetry(pacer)
+    post = HttpRequest(method="POST", url="https://slack.com/api/chat.postMessage", headers={})
+    refused = HttpResponse(status_code=429, headers={"Retry-After": ["1"]})
+
+    async def refused_and_again() -> float:
+        state = RetryState()
+        await retry.prepare_for_next_attempt_async(state=state, request=post, response=refused)
+        assert state.next_attempt_requested and state.current_attempt == 1
+        return times.now
+
+    again = sorted(await times.run(*(refused_and_again() for _ in range(5))))
+    assert again[0] == 1.0  # after Retry-After, then one by one at the paced rate
+    assert [round(b - a, 3) for a, b in zip(again, again[1:])] == [0.01] * 4
