@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import and_, bindparam, func, insert, literal, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
@@ -24,6 +24,15 @@ _NEAR_AND_COUNT = sa_select(
         _MEETINGS.c.held_at <= bindparam("high")).limit(1).scalar_subquery(),
     sa_select(func.count()).select_from(_MEETINGS).where(
         _MEETINGS.c.pair_id == bindparam("pair")).scalar_subquery())
+# What `log` needs before it stores a meeting, in one statement: a meeting within an hour of
+# this one, how many the pair has, and its booked meeting (the latest scheduled), if any.
+_ONE_ROW = sa_select(literal(1).label("one")).subquery()
+_BEFORE_LOG = (select(_NEAR_AND_COUNT.selected_columns[0].label("near"),
+                      _NEAR_AND_COUNT.selected_columns[1].label("held"), Appointment)
+               .select_from(_ONE_ROW)
+               .outerjoin(Appointment, and_(Appointment.pair_id == bindparam("pair"),
+                                            Appointment.status == "scheduled"))
+               .order_by(Appointment.at.desc()).limit(1))
 _NEXT_APPOINTMENT = (select(Appointment)
                      .where(Appointment.pair_id == bindparam("pair"),
                             Appointment.status == "scheduled")
@@ -120,6 +129,15 @@ def mark_missed(session: Session, appointment_ids: list[int], now: datetime) -> 
                         .where(Appointment.id.in_(appointment_ids),
                                Appointment.status == "scheduled")
                         .values(status="missed", changed_at=now))
+
+
+def before_log(session: Session, pair_id: int,
+               held_at: datetime) -> tuple[datetime | None, int, Appointment | None]:
+    """`near_and_count` and `next_appointment` together, in one statement."""
+    near, held, booked = session.exec(_BEFORE_LOG, params={
+        "pair": pair_id, "low": held_at - timedelta(hours=1),
+        "high": held_at + timedelta(hours=1)}).one()
+    return near, held, booked
 
 
 def next_appointment(session: Session, pair_id: int) -> Appointment | None:

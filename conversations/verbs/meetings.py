@@ -57,10 +57,9 @@ def record(turn: Turn, role, when: When, minutes: int, note: str,
     note = note.strip()
     if len(note) > MAX_TEXT:
         raise Refusal("errors/note_too_long", length=len(note), limit=MAX_TEXT)
-    earlier, held = meetings.near_and_count(turn.session, role.pair.id, when.at)
+    earlier, held, booked = meetings.before_log(turn.session, role.pair.id, when.at)
     if earlier is not None:
         raise Refusal("meetings/already_logged", when=earlier.astimezone(turn.tz))
-    booked = meetings.next_appointment(turn.session, role.pair.id)
     if appointment is None and booked is not None and _same_day(booked.at, when.at, turn.tz):
         appointment = booked
     meetings.add_meeting(turn.session, pair_id=role.pair.id, person_id=turn.person.id,
