@@ -34,32 +34,30 @@ OUTAGE_PAUSE = 5.0
 
 
 class Turns:
-    """SQLite has one writer at a time, and a writer that finds the file locked sleeps in steps
-    of up to 100 ms: this process's inbox writers (stores, claims, engine turns, settles) take
-    turns here instead, handed over at once, and a store (the ack path) goes first. Off for
-    PostgreSQL, whose writers do not wait on each other."""
+    """A store (the ack path) goes first: the inbox's other database work (claims, engine
+    turns, settles) does not start while one is waiting or running, so an ack is not kept
+    behind answers (they are the inbox's to catch up on). On SQLite (`exclusive`) they also
+    take turns with each other: SQLite has one writer at a time, and a writer that finds the
+    file locked sleeps in steps of up to 100 ms, where this hands over at once."""
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+    def __init__(self, exclusive: bool) -> None:
+        self.exclusive = exclusive
         self._change = threading.Condition()
         self._busy = False
-        self._first = 0  # stores waiting
+        self._first = 0  # stores waiting or running
 
     @contextmanager
     def take(self, first: bool = False):
-        if not self.enabled:
-            yield
-            return
         with self._change:
             self._first += first
-            while self._busy or (self._first and not first):
+            while (self.exclusive and self._busy) or (self._first and not first):
                 self._change.wait()
-            self._first -= first
             self._busy = True
         try:
             yield
         finally:
             with self._change:
+                self._first -= first
                 self._busy = False
                 self._change.notify_all()
 
@@ -120,7 +118,7 @@ class InboxWorker:
         self._marking = False
         self._stored = False  # a row stored here since the last claim
         self._sqlite = bool(getattr(db, "is_sqlite", False))
-        self._turns = Turns(enabled=self._sqlite)
+        self._turns = Turns(exclusive=self._sqlite)
 
     # -- storing (the ack path) ------------------------------------------------------------------
 
