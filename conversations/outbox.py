@@ -397,8 +397,8 @@ class Dispatcher:
 
     def _mark_attempt(self, ids: list[int]) -> None:
         now = self.clock.now()
-        with self._writing, self.db.unit() as session:
-            outbox.mark_attempt(session, ids, now)
+        with self._writing:
+            outbox.mark_attempt(self.db, ids, now)
 
     def _settle_sent(self, items: list[tuple[Planned, SentRef]]) -> None:
         now = self.clock.now()
@@ -481,10 +481,11 @@ class Sending:
 class Attempts:
     """"About to post" marks, each committed before its post goes out (so a claim that a dead
     process leaves behind is read back only if its post may really be out); the sends that
-    start while one commit runs share the next one."""
+    start within `delay` of each other, or while a commit runs, share one. The delay is hidden
+    behind the pacer's queue of sends in flight."""
 
-    def __init__(self, commit) -> None:
-        self.commit = commit
+    def __init__(self, commit, delay: float = 0.01) -> None:
+        self.commit, self.delay = commit, delay
         self._ids: list[int] = []
         self._done: asyncio.Future | None = None
         self._flusher: asyncio.Task | None = None
@@ -499,6 +500,7 @@ class Attempts:
         await asyncio.shield(done)
 
     async def _flush(self) -> None:
+        await asyncio.sleep(self.delay)  # the sends starting meanwhile share the commit
         while self._ids:
             ids, done, self._ids, self._done = self._ids, self._done, [], None
             try:

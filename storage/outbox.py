@@ -185,10 +185,13 @@ _ATTEMPT = (update(Delivery.__table__).where(Delivery.__table__.c.id == bindpara
             .values(attempt_at=bindparam("at")))
 
 
-def mark_attempt(session: Session, ids: list[int], now: datetime) -> None:
-    """These claimed rows' posts are about to go out (committed before they do)."""
-    if ids:  # compiled once (no IN list of a new length each time); nothing in the session
-        session.connection().execute(_ATTEMPT, [{"row_id": i, "at": now} for i in ids])
+def mark_attempt(db, ids: list[int], now: datetime) -> None:
+    """These claimed rows' posts are about to go out: committed before they do, in a
+    transaction of its own on a bare connection (no session: it is one statement, compiled
+    once, run for every post)."""
+    if ids:
+        with db.engine.begin() as connection:
+            connection.execute(_ATTEMPT, [{"row_id": i, "at": now} for i in ids])
 
 
 def mark_sent(session: Session, delivery_id: int, now: datetime, *, platform: str,
