@@ -50,31 +50,40 @@ class Bucket:
         return (1 - self._tokens) / self.rate
 
 
-def retry_after(wait: float) -> dict[str, str]:
-    return {"Retry-After": str(max(1, math.ceil(wait)))}
+class Limited:
+    """What both fakes share: the bucket, the 429s it gave, the posts answered ok."""
 
-
-class RateLimitedSlack(FakeSlack):
-    """chat.postMessage through the workspace's bucket. Keeps no calls (10,000 of them), only
-    when and where each post answered ok went."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        super().__init__({})
+    def limit(self, rate: float, burst: int) -> None:
         self.bucket = Bucket(rate, burst)
         self.limited = 0
         self.limited_at: list[float] = []
         self.ok_posts: list[tuple[float, str]] = []
 
+    async def refused(self, request: web.Request, body: dict) -> web.Response | None:
+        """A 429 with Retry-After (whole seconds, as Slack sends it) past the bucket, else None."""
+        wait = self.bucket.take()
+        if wait <= 0:
+            return None
+        self.limited += 1
+        self.limited_at.append(time.monotonic())
+        await request.read()
+        return web.json_response(body, status=429,
+                                 headers={"Retry-After": str(max(1, math.ceil(wait)))})
+
+
+class RateLimitedSlack(Limited, FakeSlack):
+    """chat.postMessage through the workspace's bucket. Keeps no calls (10,000 of them), only
+    when and where each post answered ok went."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        super().__init__({})
+        self.limit(rate, burst)
+
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        if method == "chat.postMessage":
-            wait = self.bucket.take()
-            if wait > 0:
-                self.limited += 1
-                self.limited_at.append(time.monotonic())
-                await request.read()
-                return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
-                                         headers=retry_after(wait))
+        if method == "chat.postMessage" and (refusal := await self.refused(
+                request, {"ok": False, "error": "ratelimited"})):
+            return refusal
         response = await super()._api(request)
         call = self.calls.pop()
         if method == "chat.postMessage" and response.status == 200:
@@ -90,30 +99,22 @@ class RateLimitedSlack(FakeSlack):
         return response
 
 
-class RateLimitedConnector(FakeConnector):
+class RateLimitedConnector(Limited, FakeConnector):
     """New activities through the app's bucket. Cards are not checked against their schema
     here, and calls keep no bodies."""
 
     def __init__(self, rate: float, burst: int) -> None:
         super().__init__()
-        self.bucket = Bucket(rate, burst)
-        self.limited = 0
-        self.limited_at: list[float] = []
-        self.ok_posts: list[tuple[float, str]] = []
+        self.limit(rate, burst)
 
     @staticmethod
     def _check_cards(body: dict) -> None:
         return None
 
     async def _record(self, request: web.Request, method: str) -> web.Response:
-        if method == "POST":
-            wait = self.bucket.take()
-            if wait > 0:
-                self.limited += 1
-                self.limited_at.append(time.monotonic())
-                await request.read()
-                return web.json_response({"error": {"code": "Throttled"}}, status=429,
-                                         headers=retry_after(wait))
+        if method == "POST" and (refusal := await self.refused(
+                request, {"error": {"code": "Throttled"}})):
+            return refusal
         at = time.monotonic()
         response = await super()._record(request, method)
         call = self.calls.pop()
