@@ -1,14 +1,17 @@
 """Database engine and sessions: SQLite by default, PostgreSQL when DATABASE_URL says so."""
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session, create_engine
 
 DEFAULT_URL = "sqlite:///mentor.db"
 CONNECT_SECONDS = 5
+PING_AFTER_IDLE = 1.0  # seconds in the pool after which a connection is checked before use
 
 
 def database_url() -> str:
@@ -29,8 +32,29 @@ def make_engine(url: str | None = None) -> Engine:
         return engine
     # A server that accepts the connection and then says nothing must not hold a thread
     # (and whoever waits on it) for minutes: give up connecting after a few seconds.
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
-                         hide_parameters=True, connect_args={"connect_timeout": CONNECT_SECONDS})
+    engine = create_engine(url, pool_size=5, max_overflow=10, hide_parameters=True,
+                           connect_args={"connect_timeout": CONNECT_SECONDS})
+    event.listen(engine, "checkin", _stamp)
+    event.listen(engine, "checkout", _ping_if_idle)
+    return engine
+
+
+def _stamp(_dbapi_conn, record) -> None:
+    record.info["returned"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_conn, record, _proxy) -> None:
+    """A connection that sat in the pool may have been cut (the server restarted): it is asked
+    `SELECT 1` first, and replaced if that fails. One in steady use is not asked: pinging on
+    every checkout cost a round trip per unit of work, five per chat command. (A connection cut
+    while in use fails that unit of work, and the pool drops every connection it holds.)"""
+    if time.monotonic() - record.info.get("returned", 0.0) < PING_AFTER_IDLE:
+        return
+    try:
+        dbapi_conn.execute("SELECT 1")
+        dbapi_conn.rollback()
+    except Exception as error:
+        raise DisconnectionError(type(error).__name__) from error
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -13,6 +13,8 @@ import logging
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.authorization.async_single_team_authorization import (
+    AsyncSingleTeamAuthorization)
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
@@ -20,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import verify
 from bot.slack.inbound import PLATFORM
-from bot.slack.listeners import SlackChat
+from bot.slack.listeners import COMMAND, SlackChat
 from bot.slack.messenger import SlackMessenger
 from bot.slack.pacing import ConnectionRetryNoPosts, PacedRateLimitRetry, Pacer, share
 
@@ -106,6 +108,9 @@ def attach(app: web.Application, services, router, env: dict[str, str], inbox) -
     chat.register(bolt)
     inbox.processors[PLATFORM] = chat
     verifier = SignatureVerifier(env["SLACK_SIGNING_SECRET"])
+    installation = verify.Installation(client, next(  # Bolt's own auth.test cache, shared
+        (m for m in bolt._async_middleware_list if isinstance(m, AsyncSingleTeamAuthorization)),
+        None))
 
     async def events(request: web.Request) -> web.Response:
         raw = await request.read()  # over the app's client_max_size: 413, unread
@@ -117,6 +122,12 @@ def attach(app: web.Application, services, router, env: dict[str, str], inbox) -
             return web.json_response({"error": "malformed request"}, status=400)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("Slack request signed and well formed: %s", verify.kind(body))
+        if body.get("command") == COMMAND and (ours := await installation.ours()):
+            # The chat path's hot spot: stored and acknowledged here, without Bolt's dispatch.
+            if verify.foreign(body, *ours):
+                return web.Response(status=403)
+            refusal = await chat.store_command(body)
+            return web.json_response({"text": refusal}) if refusal else web.Response()
         bolt_request = AsyncBoltRequest(body=text, query=request.query_string,
                                         headers=request.headers)
         return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))

@@ -35,6 +35,7 @@ from storage.db import Unavailable
 from storage.inbox import Inbound
 
 log = logging.getLogger(__name__)
+COMMAND = "/mentor"
 ACK_BUDGET = 2.0  # seconds a form submit may spend before its ack (Slack allows 3)
 EMAIL_CACHE_SECONDS = 600
 RESPONSE_URL_VALID = timedelta(minutes=25)  # Slack honours a response_url for 30 minutes
@@ -86,7 +87,7 @@ class SlackChat:
         return lookups
 
     def register(self, bolt: AsyncApp) -> None:
-        bolt.command("/mentor")(self.on_command)
+        bolt.command(COMMAND)(self.on_command)
         bolt.event("message")(self.on_message)
         bolt.event("app_home_opened")(self.on_home)
         bolt.event("user_change")(self.on_user_change)
@@ -105,10 +106,14 @@ class SlackChat:
             sender=f"{inbound.PLATFORM}:{user}", body=json.dumps(body), received_at=self.wall()))
 
     async def on_command(self, ack, body: dict) -> None:
+        refusal = await self.store_command(body)
+        await (ack(text=refusal) if refusal else ack())
+
+    async def store_command(self, body: dict) -> str:
+        """Stored: "". Otherwise what the ack tells the person (see `_refusal`)."""
         trigger = body.get("trigger_id") or f"{body.get('user_id')}:{time.time_ns()}"
-        if await self._stored_or_sorry(ack, "command", f"command:{trigger}",
-                                       str(body.get("user_id") or ""), body):
-            await ack()
+        return await self._refusal("command", f"command:{trigger}",
+                                   str(body.get("user_id") or ""), body)
 
     async def on_message(self, body: dict) -> None:
         event = body.get("event") or {}
@@ -130,15 +135,21 @@ class SlackChat:
             await ack()
 
     async def _stored_or_sorry(self, ack, kind: str, key: str, user: str, body: dict) -> bool:
-        """Stored: True. With the database away, the person is told to try again in the ack
-        itself (Slack does not resend a command or a press)."""
+        """Stored: True. Otherwise the ack itself tells the person (see `_refusal`)."""
+        refusal = await self._refusal(kind, key, user, body)
+        if refusal:
+            await ack(text=refusal)
+        return not refusal
+
+    async def _refusal(self, kind: str, key: str, user: str, body: dict) -> str:
+        """Stored: "". With the database away, what the ack tells the person instead: Slack
+        does not resend a command or a press."""
         try:
             await self._store(kind, key, user, body)
-            return True
+            return ""
         except Unavailable:
             log.warning("database unavailable: a Slack %s was not stored", kind)
-            await ack(text=self.texts.render("en", "errors/try_again"))
-            return False
+            return self.texts.render("en", "errors/try_again")
 
     async def on_view(self, ack, body: dict) -> None:
         """Submit: stored, then answered within the ack when the worker is quick, so a refusal

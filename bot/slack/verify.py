@@ -11,6 +11,7 @@ Nothing of a refused request is logged but its team id (see bot/logs.py).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
@@ -95,13 +96,52 @@ async def same_workspace(context, body: dict, next) -> BoltResponse | None:
     ours = context.authorize_result
     if ours is None or not ours.team_id:  # Slack's own checks (url_verification), no person
         return await next()
-    teams = teams_named(body) - {ours.team_id}
-    orgs = enterprises_named(body) - {ours.enterprise_id}
+    if foreign(body, ours.team_id, ours.enterprise_id):
+        return BoltResponse(status=403, body="")
+    return await next()
+
+
+def foreign(body: dict, team_id: str, enterprise_id: str | None) -> bool:
+    """Whether the request names a workspace or organisation but ours (logged by id if so)."""
+    teams = teams_named(body) - {team_id}
+    orgs = enterprises_named(body) - {enterprise_id}
     if not teams and not orgs:
-        return await next()
+        return False
     log.warning("refused a Slack request from another workspace (team %s, enterprise %s)",
                 printable_id(min(teams, default="")), printable_id(min(orgs, default="")))
-    return BoltResponse(status=403, body="")
+    return True
+
+
+class Installation:
+    """Our workspace, as `auth.test` names it: asked once, by one request at a time (a burst at
+    start-up asks once, not once per request); a failed call is asked again next time. The
+    answer is shared with Bolt's own single-workspace authorization (`bolt_auth`), so whichever
+    of the two asks first answers both."""
+
+    def __init__(self, client, bolt_auth=None) -> None:
+        self.client = client
+        self.bolt_auth = bolt_auth
+        self._answer = None
+        self._asking: asyncio.Lock | None = None
+
+    async def ours(self) -> tuple[str, str | None] | None:
+        """(team id, enterprise id), or None when Slack could not say."""
+        answer = self._answer or getattr(self.bolt_auth, "auth_test_result", None)
+        if answer is None:
+            self._asking = self._asking or asyncio.Lock()
+            async with self._asking:
+                answer = self._answer or getattr(self.bolt_auth, "auth_test_result", None)
+                if answer is None:
+                    try:
+                        answer = await self.client.auth_test()
+                    except Exception as error:  # Bolt's own path then answers as it does
+                        log.warning("auth.test failed: %s", type(error).__name__)
+                        return None
+                    if self.bolt_auth is not None:
+                        self.bolt_auth.auth_test_result = answer
+        self._answer = answer
+        team = answer.get("team_id")
+        return (str(team), answer.get("enterprise_id") or None) if team else None
 
 
 def printable_id(value: str) -> str:

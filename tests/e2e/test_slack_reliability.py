@@ -1,4 +1,5 @@
 """Slack end to end: signatures, the 3-second ack, retries, rate limits and refusals by Slack."""
+import asyncio
 import re
 import time
 import urllib.parse
@@ -61,6 +62,22 @@ async def test_bad_missing_or_stale_signatures_are_refused_before_any_work(datab
                  '"type": "url_verification"}')
         status, text, _ = await slack.send(check, "application/json")
         assert status == 200 and "3eZbrw1aBm2rZgRNFdxV" in text
+
+
+async def test_a_burst_at_start_up_asks_slack_who_we_are_once(sqlite_database, clock):
+    """The first requests after a start all need our workspace id (auth.test): however many
+    arrive while it is being asked, it is asked once (it was asked by every one of them), and
+    the answer serves commands and events alike."""
+    import_programme(sqlite_database, now=clock.now())
+    async with workspace(sqlite_database, clock) as slack:
+        slack.fake.slow("auth.test", 0.3)
+        people = [ID["jonas.berg@example.org"], ID["maja.kruse@example.org"],
+                  ID["sofie.lund@example.org"], ID["grace.okafor@example.org"]]
+        keys = await asyncio.gather(*(slack.command(person, "help") for person in people * 3))
+        assert await slack.dm(JONAS, "status") == 200
+        await slack.settle()
+        assert len(slack.fake.to("auth.test")) == 1
+        assert all(slack.fake.responses(key) for key in keys)
 
 
 async def test_every_request_is_acked_before_the_slow_work(sqlite_database, clock):
