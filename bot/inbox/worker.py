@@ -13,7 +13,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -92,10 +91,7 @@ class Job:
         def keep(session, reply: Reply) -> None:
             inbox.save_reply(session, row_id, encode(reply))
 
-        # No event id: the inbox has recognised a retry already (the row's unique key), and a
-        # turn that committed saved its reply, so it is never run twice (the engine's own
-        # record of handled ids would be a second write per command, for nothing).
-        reply = await self._run(self.engine.handle, replace(event, event_id=""), keep)
+        reply = await self._run(self.engine.handle, event, keep)
         if reply.failure and not self.last_try:
             raise Failed(reply.failure)
         self.parked_because = reply.failure  # the person still hears "try again" / "sorry"
