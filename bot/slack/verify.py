@@ -122,13 +122,12 @@ class Installation:
         self.client = client
         self.bolt_auth = bolt_auth
         self._answer = None
-        self._asking: asyncio.Lock | None = None
+        self._asking = asyncio.Lock()
 
     async def ours(self) -> tuple[str, str | None] | None:
         """(team id, enterprise id), or None when Slack could not say."""
         answer = self._answer or getattr(self.bolt_auth, "auth_test_result", None)
         if answer is None:
-            self._asking = self._asking or asyncio.Lock()
             async with self._asking:
                 answer = self._answer or getattr(self.bolt_auth, "auth_test_result", None)
                 if answer is None:
