@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.faults.serving import free_port  # noqa: E402,F401  (the benchmarks' ports too)
+
 PG_ADMIN = os.environ.get("BENCH_POSTGRES_ADMIN",
                           "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -25,12 +27,6 @@ def machine() -> str:
     load = ", load average %.2f %.2f %.2f at start" % os.getloadavg()
     return (f"{platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()} "
             f"({platform.machine()}){load}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port: int, process: subprocess.Popen | None = None, timeout: float = 90,

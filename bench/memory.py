@@ -6,7 +6,6 @@ shared rehearsal clock (CLOCK_FILE), so the tick can be made to look at every pa
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from sqlalchemy import func, select, update  # noqa: E402
 
+from _common import free_port  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.tables import Pair  # noqa: E402
@@ -31,12 +31,6 @@ PAIRS = 100_000
 def rss_mb(pid: int) -> tuple[float, float]:
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> None:

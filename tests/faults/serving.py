@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -22,10 +23,23 @@ from storage import outbox
 ROOT = Path(__file__).resolve().parents[2]
 
 
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now, never given before in this run, below Linux's ephemeral range: bind(0)
+    handed two replicas the same port once (the first was released before either bound it)."""
+    while True:
+        port = random.randint(20000, 32000)
+        if port in _GIVEN:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
 
 
 async def until(check, timeout: float = 60, every: float = 0.1, what: str = "") -> None:
@@ -104,6 +118,9 @@ class Serve:
         """Until /healthz answers; fails at once if the process exits (the timeout is a guard
         for a hang: starting may take minutes on a loaded machine)."""
         async def up() -> bool:
+            if not self.alive and "address already in use" in self.tail(5):
+                self.port = free_port()  # taken between our check and its bind: another port
+                self.start()
             assert self.alive, f"serve exited: {self.tail()}"
             return await self.health(http) == 200
         await until(up, timeout, what="serve to answer /healthz")
