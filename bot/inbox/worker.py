@@ -4,6 +4,10 @@ Every `serve` process runs one. A store in this process wakes it at once (ack â†
 milliseconds); a short poll finds what other replicas stored. The platform that stored a row
 processes it (`Platform.process(job)`); the worker owns the bookkeeping: one claim per sender
 at a time, the engine's reply saved with the turn, retries, parking, taking over dead claims.
+
+A claim is a write, so the worker claims only when there may be something to take: a row
+stored here, a claim that came back full, a sender with a row stored behind the one that just
+finished, or the poll.
 """
 from __future__ import annotations
 
@@ -117,6 +121,8 @@ class InboxWorker:
         self._done: list[tuple[int, asyncio.Future]] = []  # answered, not yet marked done
         self._marking = False
         self._stored = False  # a row stored here since the last claim
+        self._more = False  # the last claim was full: more may be waiting
+        self._behind: dict[str, int] = {}  # sender â†’ rows stored here and not claimed yet
         self._sqlite = bool(getattr(db, "is_sqlite", False))
         self._turns = Turns(exclusive=self._sqlite)
 
@@ -130,8 +136,12 @@ class InboxWorker:
                 return inbox.store(session, item)
 
         new = await asyncio.get_running_loop().run_in_executor(self._acks, write)
-        self._stored = self._stored or new
-        self._wake.set()
+        if new:
+            self._stored = True
+            if len(self._behind) > 10_000:  # rows another replica claimed: a poll finds them
+                self._behind.clear()
+            self._behind[item.sender] = self._behind.get(item.sender, 0) + 1
+            self._wake.set()
         return new
 
     async def in_thread(self, function: Callable, *args):
@@ -172,27 +182,28 @@ class InboxWorker:
         while not self._stopping:
             self._wake.clear()
             free = self.in_flight - len(self._tasks)
-            rows: list[InboxItem] = []
-            if free > 0:
-                stored, self._stored = self._stored, False
-                try:
-                    rows = await self.in_thread(self._claim, free, stored)
-                    pause = self.poll
-                except Exception as error:  # the database away: ask less often, up to 5 s
-                    if isinstance(error, Unavailable):
-                        log.warning("database unavailable while draining the inbox")
-                    else:
-                        log.exception("could not claim inbox rows")
-                    pause = min(pause * 2, OUTAGE_PAUSE)
-                    await self._nap(pause)
-                    continue
+            if free <= 0:  # every slot busy: a finished row wakes this when a claim is due
+                await self._nap(self.poll)
+                continue
+            stored, self._stored = self._stored, False
+            try:
+                rows = await self.in_thread(self._claim, free, stored)
+                pause = self.poll
+            except Exception as error:  # the database away: ask less often, up to 5 s
+                if isinstance(error, Unavailable):
+                    log.warning("database unavailable while draining the inbox")
+                else:
+                    log.exception("could not claim inbox rows")
+                pause = min(pause * 2, OUTAGE_PAUSE)
+                await self._nap(pause)
+                continue
+            self._more = len(rows) == free
             for row in rows:
-                task = asyncio.ensure_future(self._process(row))
-                self._tasks.add(task)
-                task.add_done_callback(self._finished)
-            if rows and len(rows) == free:
-                continue  # more may be waiting; claim again when a slot frees (the wake)
-            await self._nap(self.poll)
+                if (left := self._behind.pop(row.sender, 0) - 1) > 0:
+                    self._behind[row.sender] = left
+                self._tasks.add(asyncio.ensure_future(self._process(row)))
+            if not self._more:
+                await self._nap(self.poll)  # a store, a sender's next row, or the poll
 
     async def _nap(self, seconds: float) -> None:
         """Until woken (a store, a finished row, stop) or `seconds` have passed."""
@@ -200,10 +211,6 @@ class InboxWorker:
             await asyncio.wait_for(self._wake.wait(), seconds)
         except TimeoutError:
             pass
-
-    def _finished(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        self._wake.set()  # the sender's next row may be claimable now
 
     def _claim(self, limit: int, stored: bool = False) -> list[InboxItem]:
         """`stored`: this process has just stored a row, so there is something to claim (on
@@ -227,6 +234,16 @@ class InboxWorker:
             return inbox.claim(session, now, self.name, limit, served)
 
     async def _process(self, row: InboxItem) -> None:
+        try:
+            if await self._answer(row):
+                await self._mark_done(row.id)
+        finally:
+            self._tasks.discard(asyncio.current_task())
+            if self._more or self._behind.get(row.sender):
+                self._wake.set()  # a slot is free and more, or this sender's next, may wait
+
+    async def _answer(self, row: InboxItem) -> bool:
+        """True when answered (to be marked done); a failure is settled here."""
         processor = self.processors.get(row.platform)
         try:
             if processor is None:
@@ -242,13 +259,13 @@ class InboxWorker:
             if not isinstance(error, Failed):
                 log.exception("an inbox request failed")
             await self._settle(lambda s, now: self._retry(s, row, now, reason))
-            return
+            return False
         if job.parked_because:
             log.error("inbox request %s parked after %d attempts: %s", row.id, row.attempts,
                       job.parked_because)
             await self._settle(lambda s, now: inbox.park(s, row.id, job.parked_because))
-            return
-        await self._mark_done(row.id)
+            return False
+        return True
 
     async def _mark_done(self, row_id: int) -> None:
         """Answered rows are marked done together: one statement for all that finished while
