@@ -89,7 +89,28 @@ async def replies(stats_url: str, tag: str, expected: int, timeout: float = 120)
     return seen
 
 
-async def measure(url: str, args, profile: bool) -> list[tuple[str, int, float]]:
+class Statements:
+    """SQL statements and commits of the serve side, counted from `reset()` (a figure that
+    does not move with the machine's load, unlike CPU time)."""
+
+    def __init__(self, engine) -> None:
+        from sqlalchemy import event
+
+        self.statements = self.commits = 0
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "commit", self._commit)
+
+    def reset(self) -> None:
+        self.statements = self.commits = 0
+
+    def _statement(self, *_args) -> None:
+        self.statements += 1
+
+    def _commit(self, *_args) -> None:
+        self.commits += 1
+
+
+async def measure(url: str, args, profile: bool) -> list[tuple]:
     from chat_latency import base_env
 
     from app import SystemClock, build
@@ -109,6 +130,7 @@ async def measure(url: str, args, profile: bool) -> list[tuple[str, int, float]]
         env = {k: v for k, v in base_env(fake_url + "/api/", port).items()}
         router = RoutingMessenger({}, None)
         services = build(clock=SystemClock(), messenger=router, db=Database(url), worker="cpu")
+        talk = Statements(services.db.engine)
         app, _ = make_app(services, router, env)
         inbox = app[INBOX]
         if profile:
@@ -131,6 +153,7 @@ async def measure(url: str, args, profile: bool) -> list[tuple[str, int, float]]
             if name != "warm-up" and main_profile is not None:
                 main_profile.enable()
             cpu = time.process_time()
+            talk.reset()
             sender = await asyncio.create_subprocess_exec(
                 sys.executable, __file__, "--client", target, fake_url, tag, str(first),
                 str(count), str(args.rate), str(shift), cwd=ROOT, stdout=subprocess.PIPE)
@@ -144,7 +167,8 @@ async def measure(url: str, args, profile: bool) -> list[tuple[str, int, float]]
                 ProfiledPool.profiles.clear()  # the thread profiles start after the warm-up
                 ProfiledPool._local = threading.local()
             else:
-                results.append((name, got, used * 1000 / max(1, got)))
+                results.append((name, got, used * 1000 / max(1, got),
+                                talk.statements / max(1, got), talk.commits / max(1, got)))
         if main_profile is not None:
             stats = pstats.Stats(main_profile)
             for thread_profile in ProfiledPool.profiles:
@@ -185,9 +209,10 @@ def main() -> None:
         prepare_database(url, folder, 2 * args.commands + WARM)
         results = asyncio.run(measure(url, args, bool(args.profile)))
     database = "PostgreSQL" if args.postgres else "SQLite"
-    for name, got, cpu_ms in results:
+    for name, got, cpu_ms, statements, commits in results:
         print(f"  {database}, {name}: {got} answered at {args.rate:g}/s, "
-              f"{cpu_ms:.2f} CPU ms per command (serve side, in-process)"
+              f"{cpu_ms:.2f} CPU ms per command (serve side, in-process), "
+              f"{statements:.1f} statements and {commits:.1f} commits per command"
               + (" [profiled]" if args.profile else ""))
 
 
