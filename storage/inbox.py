@@ -11,6 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from hashlib import sha256
 
 from sqlalchemy import Row, bindparam, func, update
 from sqlalchemy import select as sa_select
@@ -40,9 +41,11 @@ _C = _TABLE.c
 _DUE = _C.next_try_at.is_(None) | (_C.next_try_at <= bindparam("now"))
 _PLATFORMS = _C.platform.in_(bindparam("platforms", expanding=True))
 # The statements of the chat path are built once (building one costs more than running it).
+# Closed rows keep nothing of the person: not what they wrote, nor who they are.
 _DONE = (update(_TABLE).where(_C.id.in_(bindparam("ids", expanding=True)))
-         .values(status="done", done_at=bindparam("at"), body="", reply_json="",
+         .values(status="done", done_at=bindparam("at"), sender="", body="", reply_json="",
                  last_error=""))
+_PARKED = dict(status="parked", claimed_by="", sender="", body="", reply_json="")
 _SAVE_REPLY = update(_TABLE).where(_C.id == bindparam("item")).values(
     reply_json=bindparam("reply"))
 
@@ -57,12 +60,18 @@ def _store_statement(dialect: str):
     ).on_conflict_do_nothing(index_elements=["key"]).returning(_C.id)
 
 
+def key_of(platform_key: str) -> str:
+    """What the inbox stores of a platform's request id: a digest, the same for a retry, that
+    names nobody (a Slack button press's id carries the user's id)."""
+    return sha256(platform_key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def store(session: Session, item: Inbound) -> bool:
     """Insert the request unless its key is already stored; True when it is new."""
     connection = session.connection()
     statement = _store_statement(connection.dialect.name)
     return connection.execute(statement, {
-        "k": item.key[:200], "p": item.platform, "kd": item.kind, "s": item.sender[:200],
+        "k": key_of(item.key), "p": item.platform, "kd": item.kind, "s": item.sender[:200],
         "b": item.body, "r": item.received_at}).first() is not None
 
 
@@ -145,7 +154,7 @@ def retry_or_park(session: Session, row: Row | InboxItem, now: datetime, reason:
                   max_attempts: int) -> str:
     """Try again after a pause, or park the row with its reason after `max_attempts`."""
     if row.attempts >= max_attempts:
-        values = dict(status="parked", last_error=reason[:300], claimed_by="", body="")
+        values = dict(_PARKED, last_error=reason[:300])
     else:
         delay = RETRY_DELAYS[min(row.attempts, len(RETRY_DELAYS)) - 1]
         values = dict(status="pending", last_error=reason[:300], claimed_by="",
@@ -162,8 +171,8 @@ def take_over(session: Session, now: datetime, timeout: timedelta, max_attempts:
         return 0
     parked = session.execute(
         update(InboxItem).where(stale, InboxItem.attempts >= max_attempts)
-        .values(status="parked", claimed_by="", body="",
-                last_error=f"claimed {max_attempts} times and never finished")).rowcount or 0
+        .values(**_PARKED, last_error=f"claimed {max_attempts} times and never finished")
+    ).rowcount or 0
     back = session.execute(update(InboxItem).where(stale).values(status="pending",
                                                                  claimed_by="")).rowcount or 0
     return parked + back
@@ -202,7 +211,7 @@ def purge_done(session: Session, before: datetime) -> int:
 
 def park(session: Session, item_id: int, reason: str) -> None:
     session.execute(update(InboxItem).where(InboxItem.id == item_id).values(
-        status="parked", last_error=reason[:300], claimed_by="", body="", reply_json=""))
+        **_PARKED, last_error=reason[:300]))
 
 
 def parked(session: Session, limit: int = 20) -> list[InboxItem]:

@@ -270,10 +270,11 @@ class ConsoleSession(SQLModel, table=True):
 class InboxItem(SQLModel, table=True):
     """A verified inbound request, stored before the platform gets its 200 (the inbox).
 
-    `key` is the platform's own id for the request, unique, so a retry or a second replica
-    stores it once. `sender` orders one person's requests: a worker claims only a sender's
-    oldest open row. `body` and `reply_json` hold what the person typed and what the engine
-    answered only until the row is done; then they are emptied (only the key stays, to dedupe).
+    `key` is a digest of the platform's own id for the request (some of those name the user),
+    unique, so a retry or a second replica stores it once. `sender` orders one person's
+    requests: a worker claims only a sender's oldest open row. `sender`, `body` and
+    `reply_json` (who asked, what they typed, what the engine answered) are kept only until
+    the row is done or parked; then they are emptied, and the digest alone stays, to dedupe.
     status: pending → claimed → done | parked (kept failing; `last_error` says why).
     """
 

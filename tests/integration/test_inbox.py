@@ -15,18 +15,19 @@ TIMEOUT = timedelta(seconds=120)
 
 
 def _store(db, key: str, sender: str) -> bool:
+    """Stored with the key as its body, so a claim says which request it took."""
     with db.unit() as session:
-        return inbox.store(session, Inbound(key, "slack", "command", sender, "{}", NOW))
+        return inbox.store(session, Inbound(key, "slack", "command", sender, key, NOW))
 
 
 def _claim(db, worker: str, now: datetime = NOW, limit: int = 10) -> list[str]:
     with db.unit() as session:
-        return [row.key for row in inbox.claim(session, now, worker, limit)]
+        return [row.body for row in inbox.claim(session, now, worker, limit)]
 
 
 def _done(db, key: str) -> None:
     with db.unit() as session:
-        row = session.exec(select(InboxItem).where(InboxItem.key == key)).one()
+        row = session.exec(select(InboxItem).where(InboxItem.key == inbox.key_of(key))).one()
         inbox.done(session, row.id, NOW)
 
 

@@ -1,6 +1,7 @@
 """`forget confirm` leaves nothing behind that names the person: their RSVPs go, and so do
 the processed-event keys that carry their platform user id (Slack button presses, Teams
-installs), while everyone else's stay."""
+installs), while everyone else's stay. The inbox keeps no name of anyone once a request is
+answered: its keys are digests, and an answered row forgets its sender."""
 from datetime import UTC, datetime
 
 import pytest
@@ -8,7 +9,7 @@ from sqlmodel import select
 
 from bot.slack import inbound as slack
 from storage.people import person_by_email
-from storage.tables import Identity, ProcessedEvent, Rsvp
+from storage.tables import Identity, InboxItem, ProcessedEvent, Rsvp
 from tests.fake_teams_connector import refuse_internet, serve_bot
 from tests.helpers import import_programme, say
 
@@ -38,8 +39,12 @@ def _command(services, email: str, text: str, trigger: str):
 
 
 def _keys(db) -> list[str]:
+    """Every stored record of a request: processed-event keys, and each inbox row's key and
+    sender (answered rows stay a day, to recognise a platform's retry)."""
     with db.unit() as s:
-        return list(s.exec(select(ProcessedEvent.key)))
+        inbox = [f"{key} {sender}" for key, sender in s.exec(select(InboxItem.key,
+                                                                     InboxItem.sender))]
+        return list(s.exec(select(ProcessedEvent.key))) + inbox
 
 
 async def test_forget_removes_rsvps_and_the_event_keys_that_name_the_person(
@@ -91,3 +96,5 @@ async def test_forget_in_teams_removes_the_install_key(bot):
 
     keys = _keys(bot.services.db)
     assert not [k for k in keys if user.aad_object_id in k or user.id in k], keys
+    with bot.services.db.unit() as s:  # the install and the `forget confirm` were answered
+        assert s.exec(select(InboxItem.status)).all() == ["done", "done"]
