@@ -32,6 +32,7 @@ from storage.outbox import ping
 
 log = logging.getLogger(__name__)
 HEALTH_SECONDS = 0.8
+BEAT_WAITS_AT_MOST = 30.0  # seconds a beat waits for a burst of chat to pass
 
 
 INBOX = web.AppKey("inbox", InboxWorker)
@@ -144,7 +145,10 @@ def serve(args, build_services: Callable, platforms: list[Platform] | None = Non
         return 2
     scheduler = AsyncIOScheduler()
 
+    inbox = app[INBOX]
+
     async def beat() -> None:
+        await inbox.quiet(most=BEAT_WAITS_AT_MOST)  # chat goes first
         try:
             await services.pump()
         except Unavailable:

@@ -34,6 +34,7 @@ MAX_ATTEMPTS = 5
 KEEP_DONE = timedelta(days=1)  # answered keys kept to recognise a platform's retry
 IN_FLIGHT = 4  # rows answered at once by one process (the engine is CPU-bound)
 ACK_THREADS = 4  # threads that only store (the ack path), so acks never queue behind answers
+QUIET_SECONDS = 0.5  # no request stored for this long: the chat is quiet (see `quiet`)
 OUTAGE_PAUSE = 5.0
 
 
@@ -125,6 +126,7 @@ class InboxWorker:
         self._behind: dict[str, int] = {}  # sender → rows stored here and not claimed yet
         self._sqlite = bool(getattr(db, "is_sqlite", False))
         self._turns = Turns(exclusive=self._sqlite)
+        self._last_store = float("-inf")  # the loop's clock
 
     # -- storing (the ack path) ------------------------------------------------------------------
 
@@ -135,7 +137,9 @@ class InboxWorker:
             with self._turns.take(first=True), self.db.unit() as session:
                 return inbox.store(session, item)
 
-        new = await asyncio.get_running_loop().run_in_executor(self._acks, write)
+        loop = asyncio.get_running_loop()
+        self._last_store = loop.time()
+        new = await loop.run_in_executor(self._acks, write)
         if new:
             self._stored = True
             if len(self._behind) > 10_000:  # rows another replica claimed: a poll finds them
@@ -143,6 +147,16 @@ class InboxWorker:
             self._behind[item.sender] = self._behind.get(item.sender, 0) + 1
             self._wake.set()
         return new
+
+    async def quiet(self, most: float) -> None:
+        """Until no request has been stored here for QUIET_SECONDS, or `most` seconds: the
+        scheduler's beat waits for a burst of chat to pass, so acknowledgements do not queue
+        behind a tick over thousands of pairs (on SQLite it holds the one write lock)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + most
+        while (wait := self._last_store + QUIET_SECONDS - loop.time()) > 0 \
+                and loop.time() < deadline:
+            await asyncio.sleep(min(wait, deadline - loop.time()))
 
     async def in_thread(self, function: Callable, *args):
         """Run blocking work of an answer (the engine, a database look-up) off the loop."""

@@ -2,6 +2,7 @@
 claims taken over, a row that keeps failing parked with its reason."""
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
@@ -78,3 +79,33 @@ def test_a_failing_row_is_retried_later_then_parked_with_its_reason(database):
         now += timedelta(minutes=5)
     with database.unit() as session:
         assert [r.last_error for r in inbox.parked(session)] == ["database unavailable"]
+
+
+async def test_the_scheduler_waits_for_a_burst_of_chat_to_pass(sqlite_database, monkeypatch):
+    """`serve`'s beat awaits `quiet` before a tick: not while commands keep arriving (their
+    acknowledgements come first), yet never longer than its bound."""
+    from bot.inbox import worker as inbox_worker
+
+    monkeypatch.setattr(inbox_worker, "QUIET_SECONDS", 1.0)
+    worker = inbox_worker.InboxWorker(sqlite_database, None, lambda: NOW, "w")
+    try:
+        beat = asyncio.ensure_future(worker.quiet(most=60))
+        await asyncio.sleep(0)
+        assert beat.done()  # nothing stored: no wait
+
+        await worker.store(Inbound("slack:command:1", "slack", "command", "slack:U1", "{}", NOW))
+        beat = asyncio.ensure_future(worker.quiet(most=60))
+        await asyncio.sleep(0.05)
+        assert not beat.done()  # a command a moment ago
+        await asyncio.wait_for(beat, 10)  # a second later, quiet
+
+        bounded = asyncio.ensure_future(worker.quiet(most=0.3))
+        for n in range(100):  # commands every 50 ms: never quiet, but the wait has a bound
+            if bounded.done():
+                break
+            await worker.store(Inbound(f"slack:command:b{n}", "slack", "command", "slack:U2",
+                                       "{}", NOW))
+            await asyncio.sleep(0.05)
+        assert bounded.done() and 3 <= n < 100
+    finally:
+        await worker.stop(grace=0)
