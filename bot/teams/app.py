@@ -227,10 +227,7 @@ class TeamsEndpoint:
             user_id, email = await self.identify(activity, member)
             if not user_id:
                 continue
-            # keyed by the id we store, so that `forget` can find and remove the key
-            event_id = f"{activity['id']}:{user_id}" if activity.get("id") else ""
-            greeting = TextReceived(ref_for(activity, user_id, email), "help", self.clock.now(),
-                                    event_id=event_id)
+            greeting = TextReceived(ref_for(activity, user_id, email), "help", self.clock.now())
             reply = await self._answer(job, greeting)
             await self.reply(activity, reply.messages, person_id=reply.person_id)
 

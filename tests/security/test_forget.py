@@ -84,17 +84,23 @@ async def bot(sqlite_database, clock, monkeypatch):
     assert attempts == []
 
 
-async def test_forget_in_teams_removes_the_install_key(bot):
-    """A Teams install is keyed by activity and user; after `forget confirm` neither the
-    member id nor the AAD object id is anywhere in the processed-event keys."""
+async def test_forget_in_teams_leaves_no_record_that_names_them(bot):
+    """A Teams install and message are recorded in the inbox (to turn a redelivery away), and
+    the bot knew Jonas by his ids; after `forget confirm` neither the member id nor the AAD
+    object id is in any key, sender or identity."""
     user = bot.teams.user(JONAS)
     await bot.teams.install(JONAS)
-    assert any(user.aad_object_id in k or user.id in k for k in _keys(bot.services.db))
+
+    def identities() -> list[str]:
+        with bot.services.db.unit() as s:
+            return list(s.exec(select(Identity.user_id)))
+
+    assert any(user.aad_object_id in i or user.id in i for i in identities())
 
     calls = await bot.teams.say(JONAS, "forget confirm")
     assert "Done." in calls[-1].text
 
-    keys = _keys(bot.services.db)
+    keys = _keys(bot.services.db) + identities()
     assert not [k for k in keys if user.aad_object_id in k or user.id in k], keys
     with bot.services.db.unit() as s:  # the install and the `forget confirm` were answered
         assert s.exec(select(InboxItem.status)).all() == ["done", "done"]
