@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from hashlib import sha256
 
-from sqlalchemy import Row, bindparam, func, update
+from sqlalchemy import Connection, Engine, Row, bindparam, func, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
@@ -68,7 +68,18 @@ def key_of(platform_key: str) -> str:
 
 def store(session: Session, item: Inbound) -> bool:
     """Insert the request unless its key is already stored; True when it is new."""
-    connection = session.connection()
+    return _insert(session.connection(), item)
+
+
+def store_alone(engine: Engine, item: Inbound) -> bool:
+    """`store` for the ack path: one statement that commits itself (autocommit), so one round
+    trip to PostgreSQL where a transaction takes three (begin, insert, commit). Durable alike:
+    the row has committed when this returns."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return _insert(connection, item)
+
+
+def _insert(connection: Connection, item: Inbound) -> bool:
     statement = _store_statement(connection.dialect.name)
     return connection.execute(statement, {
         "k": key_of(item.key), "p": item.platform, "kd": item.kind, "s": item.sender[:200],

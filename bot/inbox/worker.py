@@ -138,8 +138,8 @@ class InboxWorker:
         """Write the request; True when new. Raises Unavailable: then the platform gets no
         200 and sends it again."""
         def write() -> bool:
-            with self._turns.take(first=True), self.db.unit() as session:
-                return inbox.store(session, item)
+            with self._turns.take(first=True):
+                return inbox.store_alone(self.db.engine, item)
 
         loop = asyncio.get_running_loop()
         self._last_store = loop.time()
