@@ -70,6 +70,9 @@ def make_app(services, router: RoutingMessenger, env: dict[str, str],
         inbox's counts come along: parked requests are the operator's to look at."""
         if not pinging or pinging[0].done():
             pinging[:] = [asyncio.ensure_future(asyncio.to_thread(_ping, services.db, inbox))]
+            # A ping that fails after its request gave up is read here, not reported later by
+            # asyncio as "never retrieved" (in the middle of whatever runs then).
+            pinging[0].add_done_callback(lambda ping: ping.cancelled() or ping.exception())
         try:
             detail = await asyncio.wait_for(asyncio.shield(pinging[0]), HEALTH_SECONDS)
         except (*Unavailable, TimeoutError):
