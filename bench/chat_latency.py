@@ -10,7 +10,9 @@ through response_url. Measured, for a bare Bolt app that only acks, ours on SQLi
 PostgreSQL, in one run:
 - ack p50/p99 at a steady rate (100/s) and in a burst (300/s for 10 s);
 - ack → reply p50/p99 (the fake's response_url answer, same machine clock) at the steady rate;
-- CPU ms of the serve process per command answered (from the first send to the last reply);
+- CPU ms of the serve process per command answered, from the first send until the last
+  reply and the tick's look at every pair the commands logged (serve runs with
+  TICK_SECONDS=1; its beat waits for the chat to go quiet);
 - commands answered per second with one and with two serve processes on PostgreSQL (a burst
   sent round robin to them, first send to last reply).
 
@@ -168,8 +170,10 @@ async def wait_replies(session, stats_url: str, expected: int, timeout: float = 
 
 async def phase(name: str, urls: list[str], users: range, rate: float, fake_url: str,
                 stats_url: str, replies: bool, servers: list[int], others: list[int],
-                shift: int) -> Run:
-    """One open-loop load; with `replies`, waits for every answer and times ack → reply."""
+                shift: int, database_url: str = "") -> Run:
+    """One open-loop load; with `replies`, waits for every answer and times ack → reply. With
+    `database_url`, the CPU per command also counts the tick's look at every pair the commands
+    logged (a log makes its pair due): measured once no pair is due any more."""
     tag = uuid.uuid4().hex[:6]
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -186,6 +190,8 @@ async def phase(name: str, urls: list[str], users: range, rate: float, fake_url:
                   last_ack - start, cpu=watch.line(names))
         if replies:
             await wait_replies(session, stats_url, before + len(users))
+            if database_url:
+                await asyncio.to_thread(until_looked_at, database_url)
             seen = await stats(session, f"{stats_url}?answers={tag}-")
             cpu = sum(cpu_seconds(pid) - was for pid, was in zip(servers, cpu_before))
             answers = seen["answers"]
@@ -228,7 +234,8 @@ async def warm_up(urls: list[str], warm: range, rate: float, fake_url: str, stat
 
 
 def steady_and_burst(name: str, url: str, plan: "Plan", fake_url: str, stats_url: str,
-                     server_pid: int, fake_pid: int, replies: bool) -> list[Run]:
+                     server_pid: int, fake_pid: int, replies: bool,
+                     database_url: str = "") -> list[Run]:
     """The warm-up, then the steady and the burst phase, against one server at `url`."""
     urls, others = [url], [fake_pid, os.getpid()]
 
@@ -241,7 +248,7 @@ def steady_and_burst(name: str, url: str, plan: "Plan", fake_url: str, stats_url
             if runs:
                 await asyncio.sleep(1)
             runs.append(await phase(f"{name}, {label}", urls, users, rate, fake_url, stats_url,
-                                    replies, [server_pid], others, shift))
+                                    replies, [server_pid], others, shift, database_url))
         return runs
 
     return asyncio.run(both())
@@ -254,7 +261,7 @@ def ours(name: str, database_url: str, plan: "Plan", fake_url: str, stats_url: s
     server = start_ours(name.replace(", ", "-"), database_url, fake_url, folder)
     try:
         return steady_and_burst(name, url_of(server), plan, fake_url, stats_url, server.pid,
-                                fake_pid, True)
+                                fake_pid, True, database_url)
     finally:
         stop(server)
 
@@ -283,7 +290,8 @@ def throughput(database_url: str, plan: "Plan", fake_url: str, stats_url: str, f
         try:
             run = asyncio.run(phase(f"{count} process(es)", [url_of(s) for s in servers],
                                     plan.burst, plan.burst_rate, fake_url, stats_url, True,
-                                    [s.pid for s in servers], [fake_pid, os.getpid()], shift))
+                                    [s.pid for s in servers], [fake_pid, os.getpid()], shift,
+                                    database_url))
         finally:
             for server in servers:
                 stop(server)
@@ -326,6 +334,23 @@ def no_prompts_due(url: str) -> None:
         db.dispose()
 
 
+def until_looked_at(url: str, timeout: float = 90) -> None:
+    """Until the tick has looked at every pair due (serve ticks once the chat is quiet)."""
+    db = Database(url)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with db.engine.connect() as conn:
+                due = conn.execute(select(func.count()).select_from(Pair).where(
+                    Pair.next_check_at <= datetime.now(timezone.utc))).scalar()
+            if not due:
+                return
+            time.sleep(0.25)
+        print(f"  (warning: {due} pairs still due {timeout:g} s after the last reply)")
+    finally:
+        db.dispose()
+
+
 def meetings(url: str) -> int:
     db = Database(url)
     try:
@@ -345,7 +370,8 @@ def start_process(argv: list[str], env: dict, log: Path) -> subprocess.Popen:
 
 def base_env(api_url: str, port: int) -> dict:
     env = {**os.environ, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
-           "SLACK_API_URL": api_url, "PORT": str(port), "CONSOLE_INBOX": "0"}
+           "SLACK_API_URL": api_url, "PORT": str(port), "CONSOLE_INBOX": "0",
+           "TICK_SECONDS": "1"}  # the tick follows soon after the chat goes quiet
     for name in ("SLACK_APP_TOKEN", "MICROSOFT_APP_ID", "CLOCK_FILE", "ADMIN_TOKEN"):
         env.pop(name, None)
     return env

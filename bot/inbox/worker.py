@@ -35,7 +35,7 @@ MAX_ATTEMPTS = 5
 KEEP_DONE = timedelta(days=1)  # answered keys kept to recognise a platform's retry
 IN_FLIGHT = 4  # rows answered at once by one process (the engine is CPU-bound)
 ACK_THREADS = 4  # threads that only store (the ack path), so acks never queue behind answers
-QUIET_SECONDS = 0.5  # no request stored for this long: the chat is quiet (see `quiet`)
+QUIET_SECONDS = 0.5  # nothing stored or answered for this long: the chat is quiet
 OUTAGE_PAUSE = 5.0
 
 
@@ -130,7 +130,7 @@ class InboxWorker:
         self._behind: dict[str, int] = {}  # sender → rows stored here and not claimed yet
         self._sqlite = bool(getattr(db, "is_sqlite", False))
         self._turns = Turns(exclusive=self._sqlite)
-        self._last_store = float("-inf")  # the loop's clock
+        self._last_chat = float("-inf")  # the last store or answer, on the loop's clock
 
     # -- storing (the ack path) ------------------------------------------------------------------
 
@@ -142,7 +142,7 @@ class InboxWorker:
                 return inbox.store_alone(self.db.engine, item)
 
         loop = asyncio.get_running_loop()
-        self._last_store = loop.time()
+        self._last_chat = loop.time()
         new = await loop.run_in_executor(self._acks, write)
         if new:
             self._stored = True
@@ -153,13 +153,16 @@ class InboxWorker:
         return new
 
     async def quiet(self, most: float) -> None:
-        """Until no request has been stored here for QUIET_SECONDS, or `most` seconds: the
-        scheduler's beat waits for a burst of chat to pass, so acknowledgements do not queue
-        behind a tick over thousands of pairs (on SQLite it holds the one write lock)."""
+        """Until this process has stored and answered nothing for QUIET_SECONDS, or `most`
+        seconds: the scheduler's beat waits for a burst of chat to pass, acknowledgements and
+        the answers behind them, so neither queues behind a tick over thousands of pairs (on
+        SQLite it holds the one write lock)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + most
-        while (wait := self._last_store + QUIET_SECONDS - loop.time()) > 0 \
-                and loop.time() < deadline:
+        while loop.time() < deadline:
+            wait = QUIET_SECONDS if self._tasks else self._last_chat + QUIET_SECONDS - loop.time()
+            if wait <= 0:
+                return
             await asyncio.sleep(min(wait, deadline - loop.time()))
 
     async def in_thread(self, function: Callable, *args):
@@ -257,6 +260,7 @@ class InboxWorker:
                 await self._mark_done(row.id)
         finally:
             self._tasks.discard(asyncio.current_task())
+            self._last_chat = asyncio.get_running_loop().time()
             if self._more or self._behind.get(row.sender):
                 self._wake.set()  # a slot is free and more, or this sender's next, may wait
 

@@ -109,3 +109,35 @@ async def test_the_scheduler_waits_for_a_burst_of_chat_to_pass(sqlite_database, 
         assert bounded.done() and 3 <= n < 100
     finally:
         await worker.stop(grace=0)
+
+
+async def test_the_scheduler_also_waits_for_the_answers_in_flight(sqlite_database, monkeypatch):
+    """A burst acknowledged is not a burst answered: while the worker still answers, the beat
+    keeps waiting (replies before nudges)."""
+    from bot.inbox import worker as inbox_worker
+
+    monkeypatch.setattr(inbox_worker, "QUIET_SECONDS", 0.1)
+    release, started = asyncio.Event(), asyncio.Event()
+
+    class Slow:
+        async def process(self, job) -> None:
+            started.set()
+            await release.wait()
+
+    worker = inbox_worker.InboxWorker(sqlite_database, None, lambda: NOW, "w")
+    worker.processors["slack"] = Slow()
+    worker.start()
+    try:
+        await worker.store(Inbound("slack:command:1", "slack", "command", "slack:U1", "{}", NOW))
+        await asyncio.wait_for(started.wait(), 10)
+        beat = asyncio.ensure_future(worker.quiet(most=60))
+        await asyncio.sleep(0.5)  # five quiet periods without a store, but an answer in flight
+        assert not beat.done()
+        release.set()
+        await asyncio.wait_for(beat, 10)
+        await asyncio.wait_for(worker.idle(), 10)
+        with sqlite_database.unit() as session:
+            assert inbox.counts(session) == {"done": 1}
+    finally:
+        release.set()
+        await worker.stop(grace=1)
