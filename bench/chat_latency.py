@@ -11,8 +11,8 @@ PostgreSQL, in one run:
 - ack p50/p99 at a steady rate (100/s) and in a burst (300/s for 10 s);
 - ack → reply p50/p99 (the fake's response_url answer, same machine clock) at the steady rate;
 - CPU ms of the serve process per command answered, from the first send until the last
-  reply and the tick's look at every pair the commands logged (serve runs with
-  TICK_SECONDS=1; its beat waits for the chat to go quiet);
+  reply and the tick's look at every pair the commands logged (serve ticks every 30 s,
+  as by default, once the chat is quiet: up to half a minute's wait per phase);
 - commands answered per second with one and with two serve processes on PostgreSQL (a burst
   sent round robin to them, first send to last reply).
 
@@ -191,7 +191,7 @@ async def phase(name: str, urls: list[str], users: range, rate: float, fake_url:
         if replies:
             await wait_replies(session, stats_url, before + len(users))
             if database_url:
-                await asyncio.to_thread(until_looked_at, database_url)
+                await asyncio.to_thread(until_looked_at, database_url, servers)
             seen = await stats(session, f"{stats_url}?answers={tag}-")
             cpu = sum(cpu_seconds(pid) - was for pid, was in zip(servers, cpu_before))
             answers = seen["answers"]
@@ -334,21 +334,29 @@ def no_prompts_due(url: str) -> None:
         db.dispose()
 
 
-def until_looked_at(url: str, timeout: float = 90) -> None:
-    """Until the tick has looked at every pair due (serve ticks once the chat is quiet)."""
+def until_looked_at(url: str, servers: list[int], timeout: float = 90) -> None:
+    """Until the tick has looked at every pair due (serve ticks once the chat is quiet) and
+    the serve processes are idle again (what it proposed is sent): the next phase starts on
+    a settled server, and this phase's CPU counts its follow-up."""
     db = Database(url)
+    deadline = time.monotonic() + timeout
     try:
-        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with db.engine.connect() as conn:
                 due = conn.execute(select(func.count()).select_from(Pair).where(
                     Pair.next_check_at <= datetime.now(timezone.utc))).scalar()
             if not due:
-                return
+                break
             time.sleep(0.25)
-        print(f"  (warning: {due} pairs still due {timeout:g} s after the last reply)")
+        else:
+            print(f"  (warning: {due} pairs still due {timeout:g} s after the last reply)")
     finally:
         db.dispose()
+    while time.monotonic() < deadline:  # idle: under 5 % of a core over half a second
+        before = sum(cpu_seconds(pid) for pid in servers)
+        time.sleep(0.5)
+        if sum(cpu_seconds(pid) for pid in servers) - before < 0.025 * len(servers):
+            return
 
 
 def meetings(url: str) -> int:
@@ -370,8 +378,7 @@ def start_process(argv: list[str], env: dict, log: Path) -> subprocess.Popen:
 
 def base_env(api_url: str, port: int) -> dict:
     env = {**os.environ, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
-           "SLACK_API_URL": api_url, "PORT": str(port), "CONSOLE_INBOX": "0",
-           "TICK_SECONDS": "1"}  # the tick follows soon after the chat goes quiet
+           "SLACK_API_URL": api_url, "PORT": str(port), "CONSOLE_INBOX": "0"}
     for name in ("SLACK_APP_TOKEN", "MICROSOFT_APP_ID", "CLOCK_FILE", "ADMIN_TOKEN"):
         env.pop(name, None)
     return env
