@@ -66,16 +66,12 @@ def key_of(platform_key: str) -> str:
     return sha256(platform_key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def store(session: Session, item: Inbound) -> bool:
-    """Insert the request unless its key is already stored; True when it is new."""
-    return _insert(session.connection(), item)
-
-
-def store_alone(engine: Engine, item: Inbound) -> bool:
-    """`store` for the ack path, committed when this returns. On PostgreSQL one statement that
-    commits itself (autocommit): one round trip where a transaction takes three (begin,
-    insert, commit). SQLite keeps its transaction (no gain measured there, and its locking
-    under concurrent writers is what the rest of the program is tested with)."""
+def store(engine: Engine, item: Inbound) -> bool:
+    """Insert the request unless its key is already stored; True when it is new, and committed
+    when this returns (the ack path). On PostgreSQL one statement that commits itself
+    (autocommit): one round trip where a transaction takes three (begin, insert, commit).
+    SQLite keeps its transaction (no gain measured there, and its locking under concurrent
+    writers is what the rest of the program is tested with)."""
     if engine.dialect.name == "sqlite":
         with engine.begin() as connection:
             return _insert(connection, item)

@@ -139,7 +139,7 @@ class InboxWorker:
         200 and sends it again."""
         def write() -> bool:
             with self._turns.take(first=True):
-                return inbox.store_alone(self.db.engine, item)
+                return inbox.store(self.db.engine, item)
 
         loop = asyncio.get_running_loop()
         self._last_chat = loop.time()

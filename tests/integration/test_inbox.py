@@ -17,8 +17,7 @@ TIMEOUT = timedelta(seconds=120)
 
 def _store(db, key: str, sender: str) -> bool:
     """Stored with the key as its body, so a claim says which request it took."""
-    with db.unit() as session:
-        return inbox.store(session, Inbound(key, "slack", "command", sender, key, NOW))
+    return inbox.store(db.engine, Inbound(key, "slack", "command", sender, key, NOW))
 
 
 def _claim(db, worker: str, now: datetime = NOW, limit: int = 10) -> list[str]:
