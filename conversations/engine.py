@@ -17,8 +17,7 @@ from conversations.turn import Refusal, Turn
 from conversations.verbs import REGISTRY, ACTIONS
 from conversations.dialogs import answer_in_dialog
 from conversations.typed_buttons import press_typed
-from storage.db import Database, Duplicate, Unavailable
-from storage.events import processed
+from storage.db import Database, Unavailable
 from storage.people import (person_and_identity, person_by_email, person_by_identity,
                             remember_identity, roles_of)
 from storage.tables import Person
@@ -95,23 +94,16 @@ class Engine:
     def _handle(self, event: InboundEvent, settle=None) -> Reply:
         now = self.clock.now()
         try:
-            try:
-                return self._turn(event, settle, now)
-            except _Refused as refused:
-                # The turn's writes are rolled back; what a refusal keeps is written again
-                # (the event's id, the identity, the reply): no savepoint on every turn.
-                with self.db.unit() as session:
-                    self._seen(session, event, now)
-                    self._identify(session, event.ref, now)
-                    return _kept(session, settle, refused.reply)
-        except Duplicate:
-            if event.event_id:  # a platform retry of an event we already handled
-                return Reply([])
-            raise
+            return self._turn(event, settle, now)
+        except _Refused as refused:
+            # The turn's writes are rolled back; what a refusal keeps is written again (the
+            # identity, the reply): no savepoint on every turn.
+            with self.db.unit() as session:
+                self._identify(session, event.ref, now)
+                return _kept(session, settle, refused.reply)
 
     def _turn(self, event: InboundEvent, settle, now) -> Reply:
         with self.db.unit() as session:
-            self._seen(session, event, now)
             person = self._identify(session, event.ref, now)
             if person is None:
                 return _kept(session, settle, Reply([Message(self._unknown_user(event.ref))]))
@@ -127,11 +119,6 @@ class Engine:
                 raise _Refused(Reply([Message(turn.text(refusal.template, **refusal.values),
                                               refused=True)], person.id)) from None
             return _kept(session, settle, Reply(turn.replies, person.id))
-
-    @staticmethod
-    def _seen(session, event: InboundEvent, now) -> None:
-        if event.event_id:
-            processed(session, f"{event.ref.platform}:{event.event_id}", now)
 
     def _identify(self, session, ref: ConversationRef, now) -> Person | None:
         person, identity = person_and_identity(session, ref.platform, ref.user_id)

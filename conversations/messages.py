@@ -27,7 +27,6 @@ class TextReceived:
     ref: ConversationRef
     text: str
     at: datetime
-    event_id: str = ""  # platform event/activity id, for de-duplicating retries
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,6 @@ class ActionInvoked:
     value: str
     at: datetime
     values: dict[str, str] = field(default_factory=dict)
-    event_id: str = ""
 
 
 InboundEvent = TextReceived | ActionInvoked

@@ -18,7 +18,6 @@ from storage.tables import (
     Identity,
     Meeting,
     Person,
-    ProcessedEvent,
     Rsvp,
 )
 
@@ -84,9 +83,6 @@ def forget_person(session: Session, person: Person) -> dict[str, int]:
     counts["agendas"] = session.execute(delete(Agenda).where(Agenda.author_id == pid)).rowcount
     session.execute(delete(DialogState).where(DialogState.person_id == pid))
     session.execute(delete(Rsvp).where(Rsvp.person_id == pid))
-    for platform, user_id in list(session.exec(select(Identity.platform, Identity.user_id)
-                                               .where(Identity.person_id == pid))):
-        session.execute(delete(ProcessedEvent).where(_carries(platform, user_id)))
     forget_files(session, pid)  # files still waiting for consent or behind a link
     end_sessions_of(session, pid)  # a manager's console sessions and unused sign-in links
     session.execute(delete(Identity).where(Identity.person_id == pid))
@@ -95,11 +91,3 @@ def forget_person(session: Session, person: Person) -> dict[str, int]:
     session.flush()
     return counts
 
-
-def _carries(platform: str, user_id: str):
-    """Processed-event keys that name this platform user (`slack:action:U123:…`,
-    `teams:<activity>:<user>`): once the person is forgotten, their id goes too."""
-    key = ProcessedEvent.key
-    return key.startswith(f"{platform}:", autoescape=True) & (
-        key.contains(f":{user_id}:", autoescape=True)
-        | key.endswith(f":{user_id}", autoescape=True))

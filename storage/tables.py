@@ -183,13 +183,6 @@ class Delivery(SQLModel, table=True):
     attempt_at: datetime | None = None
 
 
-class ProcessedEvent(SQLModel, table=True):
-    """Inbound event ids already handled: a platform retry of the same id is a no-op."""
-
-    key: str = Field(primary_key=True, max_length=200)
-    at: datetime
-
-
 class Announcement(SQLModel, table=True):
     """A touchpoint announcement a manager wrote: a draft until confirmed, then delivered."""
 

@@ -17,7 +17,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -92,10 +91,8 @@ class Job:
         that died before sending it."""
         if self.row.reply_json:
             return decode(self.row.reply_json)
-        row_id = self.row.id
-        # The inbox row is this request's record: its key turns a platform's retry away, its
-        # saved reply a second run. The engine keeps no second one (processed-event keys).
-        event = replace(event, event_id="")
+        row_id = self.row.id  # the request's record: its key turns a platform's retry away,
+        # its saved reply a second run
 
         def keep(session, reply: Reply) -> None:
             inbox.save_reply(session, row_id, encode(reply))

@@ -1,7 +1,7 @@
 """Slack adapter, inbound: slash commands, DMs, button presses and modal submits as neutral events.
 
-Each event carries a stable `event_id` (Slack's `event_id`, or the interaction's trigger or
-action timestamp), so a retried delivery is recognised by the engine and changes nothing.
+A retried delivery never gets this far: the inbox stored the request under its platform id
+and turns the retry away (bot/slack/listeners.py).
 """
 from __future__ import annotations
 
@@ -46,32 +46,26 @@ def team_of(body: dict) -> str:
 
 
 def command_event(body: dict, ref: ConversationRef, at: datetime) -> TextReceived:
-    trigger = body.get("trigger_id", "")
-    return TextReceived(ref, unescape(body.get("text") or ""), at,
-                        event_id=f"command:{trigger}" if trigger else "")
+    return TextReceived(ref, unescape(body.get("text") or ""), at)
 
 
 def message_event(body: dict, ref: ConversationRef, at: datetime) -> TextReceived:
     event = body["event"]
-    return TextReceived(ref, unescape(event.get("text") or ""), at,
-                        event_id=f"event:{body.get('event_id') or event.get('client_msg_id', '')}")
+    return TextReceived(ref, unescape(event.get("text") or ""), at)
 
 
 def action_event(body: dict, ref: ConversationRef, at: datetime) -> ActionInvoked:
     action = body["actions"][0]
-    stamp = action.get("action_ts") or body.get("trigger_id", "")
     return ActionInvoked(ref, neutral_action_id(action.get("action_id", "")),
-                         action.get("value", ""), at,
-                         event_id=f"action:{ref.user_id}:{stamp}" if stamp else "")
+                         action.get("value", ""), at)
 
 
 def view_event(body: dict, ref: ConversationRef, at: datetime) -> ActionInvoked:
     view = body["view"]
     metadata = view_metadata(view)
     values = form_values(view.get("state", {}).get("values", {}))
-    trigger = body.get("trigger_id", "")
     return ActionInvoked(ref, view.get("callback_id", ""), metadata.get("value", ""), at,
-                         values=values, event_id=f"view:{trigger}" if trigger else "")
+                         values=values)
 
 
 def view_metadata(view: dict) -> dict:

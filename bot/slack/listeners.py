@@ -227,9 +227,7 @@ class SlackChat:
         user = event["user"]
         ref = await self._ref(user, inbound.team_of(body), event.get("channel", ""),
                               _matched(job))
-        event_id = f"event:{body['event_id']}" if body.get("event_id") else ""
-        status = TextReceived(ref, "status", self.clock.now(), event_id=event_id)
-        reply = await self._answer(job, status)
+        reply = await self._answer(job, TextReceived(ref, "status", self.clock.now()))
         if not reply.messages:
             return
         hint = self.texts.render(await self._language(reply.person_id), "slack/home_hint")

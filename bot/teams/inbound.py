@@ -129,14 +129,12 @@ def to_event(activity: dict, ref: ConversationRef, at: datetime
     """A typed message or a card submit; None for anything the engine has no use for."""
     if activity.get("type") != "message":
         return None
-    event_id = str(activity.get("id") or "")
     if is_card_submit(activity):
         value = activity["value"]
         values = {str(k): _text(v) for k, v in list(value.items())[:MAX_VALUES]
                   if k not in ("action", "value")}
-        return ActionInvoked(ref, value["action"], _text(value.get("value")), at, values,
-                             event_id=event_id)
-    return TextReceived(ref, text_of(activity), at, event_id=event_id)
+        return ActionInvoked(ref, value["action"], _text(value.get("value")), at, values)
+    return TextReceived(ref, text_of(activity), at)
 
 
 def _text(value: object) -> str:
