@@ -18,8 +18,8 @@ from conversations.verbs import REGISTRY, ACTIONS
 from conversations.dialogs import answer_in_dialog
 from conversations.typed_buttons import press_typed
 from storage.db import Database, Unavailable
-from storage.people import (person_and_identity, person_by_email, person_by_identity,
-                            remember_identity, roles_of)
+from storage.people import (Speaker, person_by_email, person_by_identity, remember_identity,
+                            roles_of, speaker)
 from storage.tables import Person
 
 log = logging.getLogger(__name__)
@@ -104,11 +104,12 @@ class Engine:
 
     def _turn(self, event: InboundEvent, settle, now) -> Reply:
         with self.db.unit() as session:
-            person = self._identify(session, event.ref, now)
-            if person is None:
+            known = self._identify(session, event.ref, now)
+            if known is None:
                 return _kept(session, settle, Reply([Message(self._unknown_user(event.ref))]))
+            person = known.person
             self._remember_language(event.ref, person)
-            turn = Turn(session, person, roles_of(session, person.id), now, self.texts,
+            turn = Turn(session, person, known.roles, now, self.texts,
                         organizer=self.organizer, public_url=self.public_url)
             if not turn.roles:
                 turn.say("errors/no_programme", person_name=person.name.split()[0])
@@ -120,16 +121,20 @@ class Engine:
                                               refused=True)], person.id)) from None
             return _kept(session, settle, Reply(turn.replies, person.id))
 
-    def _identify(self, session, ref: ConversationRef, now) -> Person | None:
-        person, identity = person_and_identity(session, ref.platform, ref.user_id)
-        if person is None and ref.email:
+    def _identify(self, session, ref: ConversationRef, now) -> Speaker | None:
+        """Who wrote, with their roles: by their platform id (one statement), else by the
+        email the platform gave; how to reach them is remembered either way."""
+        known = speaker(session, ref.platform, ref.user_id)
+        if known is None and ref.email:
             person = person_by_email(session, ref.email)
-        if person is not None:
-            remember_identity(session, person, platform=ref.platform, user_id=ref.user_id,
-                              now=now, tenant_id=ref.tenant_id,
+            if person is not None:
+                known = Speaker(person, None, roles_of(session, person.id))
+        if known is not None:
+            remember_identity(session, known.person, platform=ref.platform,
+                              user_id=ref.user_id, now=now, tenant_id=ref.tenant_id,
                               conversation_id=ref.conversation_id, service_url=ref.service_url,
-                              identity=identity)
-        return person
+                              identity=known.identity)
+        return known
 
     def _dispatch(self, turn: Turn, event: InboundEvent) -> None:
         if isinstance(event, ActionInvoked):

@@ -52,6 +52,35 @@ def person_and_identity(session: Session, platform: str,
     return (row[0], row[1]) if row is not None else (None, None)
 
 
+@dataclass(frozen=True)
+class Speaker:
+    """Who wrote: the person behind a platform identity, that identity and their roles."""
+
+    person: Person
+    identity: Identity | None  # None: found by email, their first word on this platform
+    roles: list[Role]
+
+
+_SPEAKER = (select(Person, Identity, Membership, Programme, Pair)
+            .join(Identity, Identity.person_id == Person.id)
+            .outerjoin(Membership, (Membership.person_id == Person.id) & Membership.active)
+            .outerjoin(Programme, Programme.id == Membership.programme_id)
+            .outerjoin(Pair, Pair.id == Membership.pair_id)
+            .where(Identity.platform == bindparam("platform"),
+                   Identity.user_id == bindparam("user"))
+            .order_by(Programme.starts, Membership.pair_key))
+
+
+def speaker(session: Session, platform: str, user_id: str) -> Speaker | None:
+    """`person_and_identity` and `roles_of` together, in one statement (every chat turn)."""
+    rows = session.exec(_SPEAKER, params={"platform": platform, "user": user_id}).all()
+    if not rows:
+        return None
+    return Speaker(rows[0][0], rows[0][1], [
+        Role(membership, programme, pair) for _, _, membership, programme, pair in rows
+        if membership is not None and (pair is None or pair.active)])
+
+
 def remember_identity(session: Session, person: Person, *, platform: str, user_id: str,
                       now: datetime, tenant_id: str = "", conversation_id: str = "",
                       service_url: str = "", identity: Identity | None | object = _UNREAD,
