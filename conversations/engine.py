@@ -61,10 +61,13 @@ class Engine:
                          failure=f"unexpected error ({type(error).__name__})")
 
     def _lang_of(self, event: InboundEvent) -> str:
-        """The speaker's language for an error reply, remembered from their last turn (the
-        database may be the thing that failed, so it is not asked), else their platform's."""
-        return self._languages.get((event.ref.platform, event.ref.user_id),
-                                   locale_language(event.ref.locale) or "en")
+        return self.language_for(event.ref.platform, event.ref.user_id, event.ref.locale)
+
+    def language_for(self, platform: str, user_id: str, locale: str = "") -> str:
+        """A speaker's language for an error reply, remembered from their last turn here (the
+        database may be the thing that failed, so it is not asked), else their platform's
+        (`locale`), else English."""
+        return self._languages.get((platform, user_id), locale_language(locale) or "en")
 
     def _unknown_user(self, ref: ConversationRef) -> str:
         """Someone on no roster: in their platform's language when it says, else in every

@@ -149,7 +149,9 @@ class SlackChat:
             return ""
         except Unavailable:
             log.warning("database unavailable: a Slack %s was not stored", kind)
-            return self.texts.render("en", "errors/try_again")
+            language = self.engine.language_for(inbound.PLATFORM, user,
+                                                str((body.get("user") or {}).get("locale", "")))
+            return self.texts.render(language, "errors/try_again")
 
     async def on_view(self, ack, body: dict) -> None:
         """Submit: stored, then answered within the ack when the worker is quick, so a refusal

@@ -28,7 +28,6 @@ from bot.teams.service_urls import ServiceUrls, is_loopback_host
 from conversations.engine import Reply
 from conversations.messages import Message, TextReceived
 from conversations.outbox import DeliveryFailed
-from conversations.texts import locale_language
 from storage.db import Unavailable
 from storage.inbox import Inbound
 
@@ -169,9 +168,11 @@ class TeamsEndpoint:
 
     async def try_again_later(self, activity: dict) -> bool:
         """The database is away and the message was not stored: say so in the sender's
-        language (the activity's locale), as the reply to it. False if that failed too."""
-        text = self.texts.render(locale_language(str(activity.get("locale") or "")) or "en",
-                                 "errors/try_again")
+        language (remembered from their last turn here, else the activity's locale), as the
+        reply to it. False if that failed too."""
+        language = self.engine.language_for(PLATFORM, user_id_of(activity.get("from") or {}),
+                                            str(activity.get("locale") or ""))
+        text = self.texts.render(language, "errors/try_again")
         try:
             await self.messenger.post(str(activity.get("serviceUrl", "")),
                                       _conversation_id(activity), Message(text),
