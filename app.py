@@ -171,10 +171,10 @@ def cmd_announce(args) -> int:
 
 def platforms() -> list:
     """The chat platforms `serve` offers (bot/platform.py); a new one is one line here."""
-    from bot.slack.app import SlackPlatform
-    from bot.teams.app import TeamsPlatform
+    from bot.slack.app import SLACK_PLATFORM
+    from bot.teams.app import TEAMS_PLATFORM
 
-    return [SlackPlatform(), TeamsPlatform()]
+    return [SLACK_PLATFORM, TEAMS_PLATFORM]
 
 
 def cmd_serve(args) -> int:

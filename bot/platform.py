@@ -10,28 +10,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from dataclasses import dataclass
 
 from aiohttp import web
 
+Env = dict[str, str]
 
-class Platform(Protocol):
+
+@dataclass(frozen=True)
+class Platform:
+    """One adapter's functions, as `serve` calls them (each adapter's `app.py` makes one)."""
+
     name: str  # "slack", "teams": the inbox rows and identities it owns
-
-    def configured(self, env: dict[str, str]) -> bool:
-        """Whether `env` asks for this platform to be served."""
-
-    def not_configured_line(self, env: dict[str, str]) -> str:
-        """The banner line when it is off: which variables turn it on."""
-
-    def reaches_people(self, env: dict[str, str]) -> bool:
-        """Whether it can deliver prompts (else the demo console inbox gets them)."""
-
-    def attach(self, app: web.Application, services, router, env: dict[str, str],
-               inbox) -> str:
-        """Add the inbound routes, register the messenger with `router` and `self` with the
-        inbox worker (`inbox.processors[name]`); the banner line. A ValueError is a
-        configuration `serve` refuses to start with."""
+    configured: Callable[[Env], bool]  # whether `env` asks for this platform to be served
+    not_configured_line: Callable[[Env], str]  # the banner line when off: what turns it on
+    reaches_people: Callable[[Env], bool]  # can deliver prompts (else the demo console inbox)
+    # (app, services, router, env, inbox) -> the banner line: adds the inbound routes,
+    # registers the messenger with `router` and its processor with the inbox worker
+    # (`inbox.processors[name]`). A ValueError is a configuration `serve` refuses.
+    attach: Callable[[web.Application, object, object, Env, object], str]
 
 
 class Identities:

@@ -4,7 +4,7 @@ Events, slash commands and interactivity share the one URL. Every request passes
 bot/slack/verify.py first (signature on the raw bytes, then shape, then workspace); Bolt and the
 listeners see only what passed. The listeners store the request in the inbox before Bolt
 answers 200 (`process_before_response`), and the inbox worker answers it (bot/inbox/).
-`SlackPlatform` is this adapter's side of bot/platform.py.
+`SLACK_PLATFORM` is this adapter's side of bot/platform.py.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.platform import Platform
 from bot.slack import verify
 from bot.slack.inbound import PLATFORM
 from bot.slack.listeners import COMMAND, SlackChat
@@ -42,23 +43,8 @@ def not_configured_line(env: dict[str, str]) -> str:
             "add SLACK_APP_TOKEN for Socket Mode)")
 
 
-class SlackPlatform:
-    """Slack, as `serve` sees every platform (bot/platform.py)."""
-
-    name = PLATFORM
-
-    def configured(self, env: dict[str, str]) -> bool:
-        return configured(env)
-
-    def not_configured_line(self, env: dict[str, str]) -> str:
-        return not_configured_line(env)
-
-    def reaches_people(self, env: dict[str, str]) -> bool:
-        return bool(env.get("SLACK_BOT_TOKEN"))
-
-    def attach(self, app: web.Application, services, router, env: dict[str, str],
-               inbox) -> str:
-        return attach(app, services, router, env, inbox)
+def reaches_people(env: dict[str, str]) -> bool:
+    return bool(env.get("SLACK_BOT_TOKEN"))
 
 
 def api_url(env: dict[str, str]) -> str:
@@ -165,3 +151,6 @@ def _socket_mode(app: web.Application, bolt: AsyncApp, app_token: str) -> None:
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)
+
+
+SLACK_PLATFORM = Platform(PLATFORM, configured, not_configured_line, reaches_people, attach)

@@ -6,7 +6,7 @@ inbox before Teams gets its 200; the inbox worker answers it through `process` (
 The endpoint exists only when asked for: with MICROSOFT_APP_ID every request's token is
 validated; TEAMS_EMULATOR=1 serves it without validation for the Bot Framework Emulator, on a
 loopback address only, calling loopback addresses only (see bot/teams/service_urls.py). With
-neither, /api/messages is a 404. `TeamsPlatform` is this adapter's side of bot/platform.py.
+neither, /api/messages is a 404. `TEAMS_PLATFORM` is this adapter's side of bot/platform.py.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import uuid
 from aiohttp import web
 
 from bot.inbox.worker import InboxWorker, Job
-from bot.platform import Identities
+from bot.platform import Identities, Platform
 from bot.teams.auth import AuthUnavailable, BotAuth, Settings, Unauthorized
 from bot.teams.connector import Connector
 from bot.teams.files import INVOKE_NAME, TeamsFiles
@@ -46,23 +46,8 @@ def not_configured_line(env: dict[str, str]) -> str:
             "or TEAMS_EMULATOR=1 for the Bot Framework Emulator on a loopback HOST)")
 
 
-class TeamsPlatform:
-    """Teams, as `serve` sees every platform (bot/platform.py)."""
-
-    name = PLATFORM
-
-    def configured(self, env: dict[str, str]) -> bool:
-        return configured(env)
-
-    def not_configured_line(self, env: dict[str, str]) -> str:
-        return not_configured_line(env)
-
-    def reaches_people(self, env: dict[str, str]) -> bool:
-        return bool((env.get("MICROSOFT_APP_ID") or "").strip())
-
-    def attach(self, app: web.Application, services, router, env: dict[str, str],
-               inbox) -> str:
-        return attach(app, services, router, env, inbox)
+def reaches_people(env: dict[str, str]) -> bool:
+    return bool((env.get("MICROSOFT_APP_ID") or "").strip())
 
 
 def _replicas(env: dict[str, str]) -> int:
@@ -331,3 +316,6 @@ def _conversation_id(activity: dict) -> str:
 def _refuse(reason: str) -> web.Response:
     log.warning("Teams request refused: %s", reason)
     return web.json_response({"error": "unauthorized"}, status=401)
+
+
+TEAMS_PLATFORM = Platform(PLATFORM, configured, not_configured_line, reaches_people, attach)
