@@ -2,7 +2,10 @@
 
 Stored under the platform's own id (storing it again is a no-op), claimed by one worker in one
 statement (FOR UPDATE SKIP LOCKED on PostgreSQL), only a sender's oldest open row at a time,
-so one person's commands run in the order they arrived. Times here are the machine's wall
+so one person's commands run in the order they arrived. A worker with a free hand takes a
+request at the door: stored already claimed by it, in the store's own statement, when its
+sender has nothing open. At most one claimed row per sender, whoever claims it: a unique
+index says so when two stores or a store and a claim meet. Times here are the machine's wall
 clock: a claim's age decides a takeover, whatever moment the engine's clock says it is.
 """
 from __future__ import annotations
@@ -13,8 +16,9 @@ from datetime import datetime, timedelta
 from functools import cache
 from hashlib import sha256
 
-from sqlalchemy import Connection, Engine, Row, bindparam, func, update
+from sqlalchemy import Boolean, Connection, Engine, Row, bindparam, case, func, or_, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
@@ -50,14 +54,39 @@ _SAVE_REPLY = update(_TABLE).where(_C.id == bindparam("item")).values(
     reply_json=bindparam("reply"))
 
 
+@dataclass(frozen=True)
+class Taken(Inbound):
+    """A request stored already claimed by the worker that stored it (see `store`): what a
+    claim would have returned, with the same attribute names (`key` is the stored digest)."""
+
+    id: int = 0
+    known: bool = False  # whether the sender is matched to a person already (see `claim`)
+    attempts: int = 1
+    reply_json: str = ""
+
+
 @cache
 def _store_statement(dialect: str):
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    other = _TABLE.alias("other")
+    sender_idle = ~sa_select(other.c.id).where(other.c.sender == bindparam("s"),
+                                               other.c.status.not_in(CLOSED)).exists()
+    take = bindparam("take", type_=Boolean) & sender_idle
+
+    def taken(yes, no):
+        return case((take, yes), else_=no)
+
+    identity = Identity.__table__
+    known = sa_select(identity.c.id).where(identity.c.platform == bindparam("p"),
+                                           identity.c.user_id == bindparam("u")).exists()
     return insert(_TABLE).values(
         key=bindparam("k"), platform=bindparam("p"), kind=bindparam("kd"),
         sender=bindparam("s"), body=bindparam("b"), received_at=bindparam("r"),
-        status="pending", attempts=0, claimed_by="", reply_json="", last_error="",
-    ).on_conflict_do_nothing(index_elements=["key"]).returning(_C.id)
+        status=taken("claimed", "pending"), attempts=taken(1, 0),
+        claimed_at=taken(bindparam("r"), None), claimed_by=taken(bindparam("w"), ""),
+        reply_json="", last_error="",
+    ).on_conflict_do_nothing(index_elements=["key"]).returning(
+        _C.id, _C.status, known.label("known"))
 
 
 def key_of(platform_key: str) -> str:
@@ -66,24 +95,45 @@ def key_of(platform_key: str) -> str:
     return sha256(platform_key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def store(engine: Engine, item: Inbound) -> bool:
-    """Insert the request unless its key is already stored; True when it is new, and committed
-    when this returns (the ack path). On PostgreSQL one statement that commits itself
-    (autocommit): one round trip where a transaction takes three (begin, insert, commit).
-    SQLite keeps its transaction (no gain measured there, and its locking under concurrent
-    writers is what the rest of the program is tested with)."""
+def store(engine: Engine, item: Inbound, taker: str = "") -> bool | Taken:
+    """Insert the request unless its key is already stored, committed when this returns (the
+    ack path): False when it was stored before, else True, or a `Taken` when `taker` (a
+    worker with a free hand) got it at the door: its sender had nothing open, so the row is
+    stored claimed by `taker` (saving a claim's statement and commit). On PostgreSQL one
+    statement that commits itself (autocommit): one round trip where a transaction takes
+    three. SQLite keeps its transaction (its locking under concurrent writers is what the
+    rest of the program is tested with)."""
+    try:
+        return _store(engine, item, taker)
+    except IntegrityError:
+        if not taker:
+            raise
+        # Another row of this sender was taken or claimed at the same moment (the unique
+        # index of claimed senders): this one waits its turn, pending.
+        return _store(engine, item, "")
+
+
+def _store(engine: Engine, item: Inbound, taker: str) -> bool | Taken:
     if engine.dialect.name == "sqlite":
         with engine.begin() as connection:
-            return _insert(connection, item)
+            return _insert(connection, item, taker)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        return _insert(connection, item)
+        return _insert(connection, item, taker)
 
 
-def _insert(connection: Connection, item: Inbound) -> bool:
+def _insert(connection: Connection, item: Inbound, taker: str) -> bool | Taken:
     statement = _store_statement(connection.dialect.name)
-    return connection.execute(statement, {
-        "k": key_of(item.key), "p": item.platform, "kd": item.kind, "s": item.sender[:200],
-        "b": item.body, "r": item.received_at}).first() is not None
+    key, sender = key_of(item.key), item.sender[:200]
+    row = connection.execute(statement, {
+        "k": key, "p": item.platform, "kd": item.kind, "s": sender,
+        "b": item.body, "r": item.received_at, "take": bool(taker), "w": taker[:80],
+        "u": sender.removeprefix(f"{item.platform}:")}).first()
+    if row is None:
+        return False
+    if row.status != "claimed":
+        return True
+    return Taken(key, item.platform, item.kind, sender, item.body, item.received_at,
+                 id=row.id, known=bool(row.known))
 
 
 def _exists(session: Session, *where) -> bool:
@@ -113,10 +163,12 @@ def _claim_statement(dialect: str, limit: int, of_platforms: bool):
     # "Not closed" rather than "open": a condition the status index cannot serve, so the
     # planner looks a sender's earlier rows up by (sender, id). With `IN ('pending', ...)` and
     # statistics taken before a burst (no pending rows then), PostgreSQL walked every pending
-    # row for each candidate, and a claim took a second with 3,000 waiting.
-    before = (sa_select(earlier.c.id).where(earlier.c.sender == _C.sender,
-                                            earlier.c.id < _C.id, earlier.c.status.not_in(CLOSED))
-              .exists())
+    # row for each candidate, and a claim took a second with 3,000 waiting. A claimed row of
+    # the sender, earlier or not, also holds the rest back: two rows stored at the same moment
+    # (one taken at the door) may be claimed in either order, never both at once.
+    before = (sa_select(earlier.c.id).where(
+        earlier.c.sender == _C.sender, earlier.c.status.not_in(CLOSED),
+        or_(earlier.c.id < _C.id, earlier.c.status == "claimed")).exists())
     ready = (sa_select(_C.id)
              .where(_C.status == "pending", _DUE, ~before,
                     *([_PLATFORMS] if of_platforms else []))
@@ -143,8 +195,12 @@ def claim(session: Session, now: datetime, worker: str, limit: int,
     need not ask."""
     connection = session.connection()
     statement = _claim_statement(connection.dialect.name, limit, platforms is not None)
-    rows = list(connection.execute(statement, _params(now, platforms, worker=worker[:80])))
-    session.commit()
+    try:
+        rows = list(connection.execute(statement, _params(now, platforms, worker=worker[:80])))
+        session.commit()
+    except IntegrityError:  # a row of one of these senders was taken at the door meanwhile
+        session.rollback()
+        return []
     return sorted(rows, key=lambda row: row.id)
 
 

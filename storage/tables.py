@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -268,12 +268,16 @@ class InboxItem(SQLModel, table=True):
     requests: a worker claims only a sender's oldest open row. `sender`, `body` and
     `reply_json` (who asked, what they typed, what the engine answered) are kept only until
     the row is done or parked; then they are emptied, and the digest alone stays, to dedupe.
-    status: pending → claimed → done | parked (kept failing; `last_error` says why).
+    status: pending → claimed → done | parked (kept failing; `last_error` says why); or claimed
+    from the start, by the worker that stored it. At most one claimed row per sender.
     """
 
     __tablename__ = "inbox"
     __table_args__ = (Index("ix_inbox_status_id", "status", "id"),
-                      Index("ix_inbox_sender_id", "sender", "id"))
+                      Index("ix_inbox_sender_id", "sender", "id"),
+                      Index("ix_inbox_claimed_sender", "sender", unique=True,
+                            postgresql_where=text("status = 'claimed'"),
+                            sqlite_where=text("status = 'claimed'")))
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True, max_length=200)
     platform: str = Field(max_length=16)

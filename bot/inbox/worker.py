@@ -5,9 +5,11 @@ milliseconds); a short poll finds what other replicas stored. The platform that 
 processes it (`Platform.process(job)`); the worker owns the bookkeeping: one claim per sender
 at a time, the engine's reply saved with the turn, retries, parking, taking over dead claims.
 
-A claim is a write, so the worker claims only when there may be something to take: a row
-stored here, a claim that came back full, a sender with a row stored behind the one that just
-finished, or the poll.
+A worker with a free hand takes a request at the door: the store that acknowledges it stores
+it claimed by this worker (when its sender has nothing open), and the answer starts at once,
+with no claim. Otherwise a claim is a write, so the worker claims only when there may be
+something to take: a row stored here, a claim that came back full, a sender with a row stored
+behind the one that just finished, or the poll.
 """
 from __future__ import annotations
 
@@ -123,6 +125,7 @@ class InboxWorker:
         self._done: list[tuple[int, asyncio.Future]] = []  # answered, not yet marked done
         self._marking = False
         self._stored = False  # a row stored here since the last claim
+        self._taking = 0  # stores under way that may take their row at the door
         self._more = False  # the last claim was full: more may be waiting
         self._behind: dict[str, int] = {}  # sender → rows stored here and not claimed yet
         self._sqlite = bool(getattr(db, "is_sqlite", False))
@@ -133,21 +136,34 @@ class InboxWorker:
 
     async def store(self, item: inbox.Inbound) -> bool:
         """Write the request; True when new. Raises Unavailable: then the platform gets no
-        200 and sends it again."""
-        def write() -> bool:
+        200 and sends it again. With a hand free, the row is taken at the door (stored
+        claimed by this worker) and its answer starts at once."""
+        taker = self.name if self._hand_free(item.platform) else ""
+        self._taking += bool(taker)
+
+        def write() -> bool | inbox.Taken:
             with self._turns.take(first=True):
-                return inbox.store(self.db.engine, item)
+                return inbox.store(self.db.engine, item, taker)
 
         loop = asyncio.get_running_loop()
         self._last_chat = loop.time()
-        new = await loop.run_in_executor(self._acks, write)
-        if new:
+        try:
+            new = await loop.run_in_executor(self._acks, write)
+        finally:
+            self._taking -= bool(taker)
+        if isinstance(new, inbox.Taken):
+            self._tasks.add(asyncio.ensure_future(self._process(new)))
+        elif new:
             self._stored = True
             if len(self._behind) > 10_000:  # rows another replica claimed: a poll finds them
                 self._behind.clear()
             self._behind[item.sender] = self._behind.get(item.sender, 0) + 1
             self._wake.set()
-        return new
+        return bool(new)
+
+    def _hand_free(self, platform: str) -> bool:
+        return (self._runner is not None and not self._stopping and platform in self.processors
+                and len(self._tasks) + self._taking < self.in_flight)
 
     async def quiet(self, most: float) -> None:
         """Until this process has stored and answered nothing for QUIET_SECONDS, or `most`
@@ -199,7 +215,7 @@ class InboxWorker:
         pause = self.poll
         while not self._stopping:
             self._wake.clear()
-            free = self.in_flight - len(self._tasks)
+            free = self.in_flight - len(self._tasks) - self._taking
             if free <= 0:  # every slot busy: a finished row wakes this when a claim is due
                 await self._nap(self.poll)
                 continue

@@ -18,7 +18,7 @@ DANISH, ENGLISH = "Prøv igen om lidt", "Please try again in a moment"
 @pytest.fixture
 def outage(monkeypatch):
     """From the moment it is called, every store fails as with the database gone."""
-    def away(_engine, _item):
+    def away(_engine, _item, _taker=""):
         raise OperationalError("INSERT INTO inbox", {}, ConnectionRefusedError())
 
     return lambda: monkeypatch.setattr(inbox, "store", away)

@@ -140,3 +140,83 @@ async def test_the_scheduler_also_waits_for_the_answers_in_flight(sqlite_databas
     finally:
         release.set()
         await worker.stop(grace=1)
+
+
+def test_a_request_is_taken_at_the_door_when_its_sender_has_nothing_open(database):
+    """The worker that stores a request may take it at once (stored claimed by it): only when
+    its sender has nothing open, and a sender with a row taken is skipped by every claim."""
+    def store(key: str, sender: str, taker: str = "door"):
+        return inbox.store(database.engine, Inbound(key, "slack", "command", sender, key, NOW),
+                           taker)
+
+    taken = store("a1", "slack:A")
+    assert isinstance(taken, inbox.Taken) and (taken.body, taken.attempts) == ("a1", 1)
+    assert store("a2", "slack:A") is True  # A has a1 open: a2 waits, pending
+    assert store("a1", "slack:A") is False  # a retry of a1: stored once
+    assert isinstance(store("b1", "slack:B"), inbox.Taken)
+    assert store("c1", "slack:C", taker="") is True  # no free hand: pending, for any claim
+    assert _claim(database, "other") == ["c1"]  # nothing of A's or B's while they are taken
+    with database.unit() as session:
+        assert inbox.ready_count(session, NOW, "door") == 3  # its own two, and a2 waiting
+        inbox.done(session, taken.id, NOW)
+    assert _claim(database, "other") == ["a2"]
+
+
+def test_stores_of_one_sender_at_the_same_moment_take_at_most_one(database):
+    """Several replicas (threads here) store one person's double-click and more at once, each
+    with a hand free: one row is taken, the others wait pending (the unique index of claimed
+    senders decides, whoever was first)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def store(n: int):
+        return inbox.store(database.engine, Inbound(f"k{n}", "slack", "action", "slack:A",
+                                                    str(n), NOW), f"replica{n % 4}")
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(store, range(40)))
+    assert sum(isinstance(r, inbox.Taken) for r in results) == 1
+    assert all(r is True for r in results if not isinstance(r, inbox.Taken))
+    with database.unit() as session:
+        assert inbox.counts(session) == {"claimed": 1, "pending": 39}
+
+
+async def test_a_command_taken_at_the_door_is_answered_without_a_claim(database):
+    """A worker with a free hand answers what it stored straight away: no claim statement
+    (one statement and one commit less a command), and the row is done."""
+    from sqlalchemy import event
+
+    from bot.inbox.worker import InboxWorker
+
+    answered: list[str] = []
+
+    class Echo:
+        async def process(self, job) -> None:
+            answered.append(job.row.body)
+
+    claims: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith("UPDATE INBOX SET STATUS"):
+            claims.append(statement)
+
+    worker = InboxWorker(database, None, lambda: NOW, "w", poll=60)
+    worker.processors["slack"] = Echo()
+    worker.start()
+    await asyncio.sleep(0.05)  # its first look finds nothing
+    event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        for n in range(3):
+            await worker.store(Inbound(f"slack:command:{n}", "slack", "command",
+                                       f"slack:U{n}", f"c{n}", NOW))
+        for _ in range(1000):  # settled on the database (`idle` would wake the claim loop)
+            with database.unit() as session:
+                if inbox.counts(session) == {"done": 3}:
+                    break
+            await asyncio.sleep(0.01)
+        assert sorted(answered) == ["c0", "c1", "c2"]
+        assert claims == []
+        with database.unit() as session:
+            assert inbox.counts(session) == {"done": 3}
+    finally:
+        event.remove(database.engine, "before_cursor_execute", seen)
+        await worker.stop(grace=1)
