@@ -488,9 +488,11 @@ def report(runs: list[Run], flows: list[Throughput], counts: str) -> None:
         goal = "" if flow.processes < 2 else (
             f" {verdict(flow.rate >= TARGET_PROCESSED, f'{TARGET_PROCESSED - flow.rate:.0f}/s')}"
             f" the >= {TARGET_PROCESSED:.0f}/s goal")
+        cpu = (f"{verdict(flow.cpu_ms <= TARGET_CPU_MS, f'{flow.cpu_ms - TARGET_CPU_MS:.2f} ms')}"
+               f" the <= {TARGET_CPU_MS:g} ms goal")
         print(f"  PostgreSQL, {flow.processes} serve process(es): {flow.answered:,} of "
-              f"{flow.commands:,} answered in {flow.seconds:.1f} s = {flow.rate:.0f}/s, "
-              f"{flow.cpu_ms:.2f} CPU ms per command{goal}")
+              f"{flow.commands:,} answered in {flow.seconds:.1f} s = {flow.rate:.0f}/s{goal}; "
+              f"{flow.cpu_ms:.2f} CPU ms per command {cpu}")
     print(f"  fake Slack saw: {counts}")
     print("  (the database, the fake Slack API and this bench share the machine's cores; "
           "note `uptime` beside any figure)")
