@@ -150,7 +150,7 @@ class SlackChat:
         except Unavailable:
             log.warning("database unavailable: a Slack %s was not stored", kind)
             language = self.engine.language_for(inbound.PLATFORM, user,
-                                                str((body.get("user") or {}).get("locale", "")))
+                                                self._locales.get(user, ""))
             return self.texts.render(language, "errors/try_again")
 
     async def on_view(self, ack, body: dict) -> None:

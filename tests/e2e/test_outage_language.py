@@ -41,6 +41,22 @@ async def test_slack_a_danish_mentee_hears_try_again_in_danish(sqlite_database, 
         assert DANISH in said and ENGLISH not in said
 
 
+async def test_slack_a_command_with_odd_fields_during_an_outage_is_still_answered(
+        sqlite_database, clock, outage):
+    """A form field the door lets through as text (`user`) is not read as an object on the
+    way to "try again": the person is told, never a 500."""
+    import_programme(sqlite_database, now=clock.now())
+    async with workspace(sqlite_database, clock) as slack:
+        outage()
+        body = urllib.parse.urlencode({
+            "team_id": "T0NORDLYS", "user_id": ID[SOFIE], "user": "sofie", "command": "/mentor",
+            "text": "status", "channel_id": "C0GENERAL",
+            "response_url": slack.fake.response_url("lost"), "trigger_id": "8.sofie"})
+        status, text, _ = await slack.send(body, "application/x-www-form-urlencoded")
+        assert status == 200
+        assert ENGLISH in json.loads(text)["text"]  # nothing known of her here yet
+
+
 async def test_teams_a_danish_mentee_hears_try_again_in_danish(bot, outage):
     await bot.teams.install(SOFIE)
     assert await bot.teams.say(SOFIE, "status")
