@@ -331,7 +331,9 @@ def _reflection(ctx: Context):
 
 
 def _kickoff(ctx: Context):
-    return {"ends": ctx.programme.ends, "cadence": ctx.programme.cadence_weeks}, (
+    """`met`: a pair imported late may log a meeting before its welcome reaches it."""
+    return {"ends": ctx.programme.ends, "cadence": ctx.programme.cadence_weeks,
+            "met": ctx.meetings_held() > 0}, (
         (ctx.button("schedule_next", NEXT_BUTTON),) if ctx.role == "mentor" else ())
 
 
