@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -66,13 +67,27 @@ def build(*, clock: Clock, messenger: Messenger, db: Database | None = None,
     texts = Texts()
     organizer = settings.bot_email or DEFAULT_BOT_EMAIL
     return Services(db=db, clock=clock, texts=texts,
-                    engine=Engine(db, clock, texts, organizer=organizer,
-                                  public_url=public_url(settings.env, settings.host,
-                                                        settings.port)),
+                    engine=_engine(settings, db, clock, texts),
                     ticker=Ticker(db, clock),
                     dispatcher=Dispatcher(db, clock, texts, messenger, worker=worker,
                                           organizer=organizer),
                     wall=SystemClock(), worker=worker)
+
+
+def _engine(settings: Settings, db: Database, clock: Clock, texts: Texts) -> Engine:
+    return Engine(db, clock, texts, organizer=settings.bot_email or DEFAULT_BOT_EMAIL,
+                  public_url=public_url(settings.env, settings.host, settings.port))
+
+
+def turn_engine(environ: dict[str, str]) -> Engine:
+    """The engine of a turn process (bot/inbox/turns.py): built from the same variables as
+    the `serve` that started it, so it has the same database, clock and texts."""
+    settings = Settings.from_environ(environ)
+    return _engine(settings, Database(settings.database_url), _serve_clock(settings), Texts())
+
+
+def _serve_clock(settings: Settings) -> Clock:
+    return FileClock(settings.clock_file) if settings.clock_file else SystemClock()
 
 
 class FileClock:
@@ -181,11 +196,11 @@ def cmd_serve(args) -> int:
     from bot.web import serve
 
     settings = args.settings
-    clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()
+    clock = _serve_clock(settings)
     return serve(args, lambda messenger: build(clock=clock, messenger=messenger,
                                                worker=f"{os.uname().nodename}:{os.getpid()}",
                                                settings=settings),
-                 platforms(), settings)
+                 platforms(), settings, turn_engine=partial(turn_engine, dict(settings.env)))
 
 
 def cmd_run(args) -> int:

@@ -129,6 +129,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """`cpu_seconds` of a process and of the processes it started, still running (serve's
+    engine turn processes)."""
+    return cpu_seconds(pid) + sum(tree_cpu_seconds(child) for child in children(pid))
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(word) for word in task.read_text().split()]
+        except OSError:  # the thread or process ended meanwhile
+            pass
+    return found
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine so far, all cores added up."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -142,17 +158,21 @@ class CpuWatch:
     whole machine (a share of all its cores); what the named processes did not use went to
     everything else: PostgreSQL, the kernel, other people's work on the machine."""
 
-    def __init__(self, pids: list[int]) -> None:
+    def __init__(self, pids: list[int], trees: frozenset[int] = frozenset()) -> None:
         self.pids = pids
+        self.trees = trees  # pids counted with the processes they started
+
+    def _cpu(self, pid: int) -> float:
+        return tree_cpu_seconds(pid) if pid in self.trees else cpu_seconds(pid)
 
     def start(self) -> None:
         self._t0 = time.monotonic()
-        self._own = [cpu_seconds(pid) for pid in self.pids]
+        self._own = [self._cpu(pid) for pid in self.pids]
         self._busy = machine_busy()
 
     def stop(self) -> None:
         wall = time.monotonic() - self._t0
-        self.process_share = [(cpu_seconds(pid) - before) / wall
+        self.process_share = [(self._cpu(pid) - before) / wall
                               for pid, before in zip(self.pids, self._own)]
         busy, total = machine_busy()
         self.machine_share = (busy - self._busy[0]) / max(total - self._busy[1], 1e-9)

@@ -10,7 +10,7 @@ through response_url. Measured, for a bare Bolt app that only acks, ours on SQLi
 PostgreSQL, in one run:
 - ack p50/p99 at a steady rate (100/s) and in a burst (300/s for 10 s);
 - ack → reply p50/p99 (the fake's response_url answer, same machine clock) at the steady rate;
-- CPU ms of the serve process per command answered, from the first send until the last
+- CPU ms of the serve process (with its engine turn processes) per command answered, from the first send until the last
   reply and the tick's look at every pair the commands logged (serve ticks every 30 s,
   as by default, once the chat is quiet: up to half a minute's wait per phase);
 - commands answered per second with one and with two serve processes on PostgreSQL (a burst
@@ -41,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (ROOT, CpuWatch, cpu_seconds, fresh_postgres,  # noqa: E402
+from _common import (ROOT, CpuWatch, fresh_postgres, tree_cpu_seconds,  # noqa: E402
                      free_port, generated_roster, import_roster, machine, percentile, stop,
                      verdict, wait_for_port)
 from _fake_slack_server import slack_user  # noqa: E402
@@ -178,8 +178,8 @@ async def phase(name: str, urls: list[str], users: range, rate: float, fake_url:
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
         before = (await stats(session, stats_url))["counts"].get("response_url", 0)
-        watch = CpuWatch(servers + others)
-        cpu_before = [cpu_seconds(pid) for pid in servers]
+        watch = CpuWatch(servers + others, trees=frozenset(servers))
+        cpu_before = [tree_cpu_seconds(pid) for pid in servers]
         watch.start()
         results, start = await load(urls, users, rate, fake_url, tag, session, shift)
         watch.stop()
@@ -193,7 +193,7 @@ async def phase(name: str, urls: list[str], users: range, rate: float, fake_url:
             if database_url:
                 await asyncio.to_thread(until_looked_at, database_url, servers)
             seen = await stats(session, f"{stats_url}?answers={tag}-")
-            cpu = sum(cpu_seconds(pid) - was for pid, was in zip(servers, cpu_before))
+            cpu = sum(tree_cpu_seconds(pid) - was for pid, was in zip(servers, cpu_before))
             answers = seen["answers"]
             run.replies = len(answers)
             acked = {f"{tag}-{u}": finished for u, (status, _, _, finished)
@@ -206,9 +206,14 @@ async def phase(name: str, urls: list[str], users: range, rate: float, fake_url:
     return run
 
 
-def start_ours(name: str, database_url: str, fake_url: str, folder: Path) -> subprocess.Popen:
+def start_ours(name: str, database_url: str, fake_url: str, folder: Path,
+               share_cores: int = 1) -> subprocess.Popen:
+    """`share_cores`: serve processes on this machine; each runs its engine turns in its share
+    of the cores (ENGINE_PROCESSES), as an operator would set for replicas on one machine."""
     port = free_port()
     env = {**base_env(fake_url + "/api/", port), "DATABASE_URL": database_url}
+    if share_cores > 1 and not database_url.startswith("sqlite"):
+        env["ENGINE_PROCESSES"] = str(max(1, (os.cpu_count() or 1) // share_cores))
     server = start_process([sys.executable, "app.py", "serve"], env, folder / f"{name}.log")
     server.port = port  # type: ignore[attr-defined]
     try:
@@ -280,13 +285,14 @@ def bare(plan: "Plan", fake_url: str, stats_url: str, folder: Path, fake_pid: in
 
 def throughput(database_url: str, plan: "Plan", fake_url: str, stats_url: str, folder: Path,
                fake_pid: int) -> list[Throughput]:
-    """Commands answered a second by one, then two serve processes on one PostgreSQL database:
-    a burst sent round robin, timed from its first send to the last reply."""
+    """Commands answered a second by one, then two serve processes on one PostgreSQL database
+    (with one engine turn process each on a 2-core machine, two for the one): a burst sent
+    round robin, timed from its first send to the last reply."""
     results = []
     for count, shift in ((1, 3), (2, 4)):
         no_prompts_due(database_url)
-        servers = [start_ours(f"throughput-{count}-{n}", database_url, fake_url, folder)
-                   for n in range(count)]
+        servers = [start_ours(f"throughput-{count}-{n}", database_url, fake_url, folder,
+                              share_cores=count) for n in range(count)]
         try:
             run = asyncio.run(phase(f"{count} process(es)", [url_of(s) for s in servers],
                                     plan.burst, plan.burst_rate, fake_url, stats_url, True,
@@ -365,9 +371,9 @@ def until_looked_at(url: str, servers: list[int], timeout: float = 90) -> None:
     finally:
         db.dispose()
     while time.monotonic() < deadline:  # idle: under 5 % of a core over half a second
-        before = sum(cpu_seconds(pid) for pid in servers)
+        before = sum(tree_cpu_seconds(pid) for pid in servers)
         time.sleep(0.5)
-        if sum(cpu_seconds(pid) for pid in servers) - before < 0.025 * len(servers):
+        if sum(tree_cpu_seconds(pid) for pid in servers) - before < 0.025 * len(servers):
             return
 
 

@@ -33,6 +33,7 @@ class Settings:
     bot_email: str = DEFAULT_BOT_EMAIL
     clock_file: str = ""  # rehearsal time shared by processes (never in production)
     inbox_claim_seconds: float = 120.0
+    engine_processes: int = -1  # -1: automatic (`turn_processes`)
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
@@ -47,8 +48,17 @@ class Settings:
             bot_email=_text(source, "BOT_EMAIL") or DEFAULT_BOT_EMAIL,
             clock_file=_text(source, "CLOCK_FILE"),
             inbox_claim_seconds=_number(source, "INBOX_CLAIM_SECONDS", 120.0, float, low=1),
+            engine_processes=_number(source, "ENGINE_PROCESSES", -1, int, low=0, high=64),
             env=MappingProxyType(source),
         )
+
+    def turn_processes(self, cores: int) -> int:
+        """How many processes `serve` runs engine turns in (bot/inbox/turns.py): ENGINE_PROCESSES,
+        else, on PostgreSQL, one per core (at most 4); none on SQLite, which has one writer at
+        a time (its turns take turns in the serving process)."""
+        if self.engine_processes >= 0:
+            return self.engine_processes
+        return 0 if self.database_url.startswith("sqlite") else max(1, min(cores, 4))
 
     def env_for_serve(self, host: str) -> dict[str, str]:
         """What the HTTP side reads: the variables, with the host `serve` really binds."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import sys
 from collections.abc import Callable
 from datetime import timedelta
@@ -20,6 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.console.messenger import ConsoleMessenger
 from bot.files import add_file_routes, public_url
+from bot.inbox.turns import TurnProcesses
 from bot.inbox.worker import CLAIM_TIMEOUT, InboxWorker
 from bot.logs import AccessLog
 from bot.platform import Platform
@@ -133,7 +135,8 @@ def console_inbox_wanted(env: dict[str, str], platforms: list[Platform]) -> bool
 
 
 def serve(args, build_services: Callable, platforms: list[Platform] | None = None,
-          settings: Settings | None = None) -> int:
+          settings: Settings | None = None, turn_engine: Callable | None = None) -> int:
+    """`turn_engine`: builds the engine of a turn process (picklable; bot/inbox/turns.py)."""
     platforms = _registered() if platforms is None else platforms
     settings = settings or Settings.from_environ()
     env = settings.env_for_serve(args.host)  # --host wins: /admin's cookie, loopback checks
@@ -149,6 +152,17 @@ def serve(args, build_services: Callable, platforms: list[Platform] | None = Non
     scheduler = AsyncIOScheduler()
 
     inbox = app[INBOX]
+    processes = settings.turn_processes(os.cpu_count() or 1) if turn_engine else 0
+    if processes:
+        turns = TurnProcesses(processes, turn_engine, services.engine, settings.log_level)
+        inbox.run_turns_in(turns)
+
+        async def start_turns(_app: web.Application) -> None:
+            await turns.start()
+
+        app.on_startup.insert(0, start_turns)  # before the inbox drains
+        banner.append(f"Engine turns: in {processes} processes of their own "
+                      f"(ENGINE_PROCESSES; 0 runs them in this one)")
 
     async def beat() -> None:
         await inbox.quiet(most=BEAT_WAITS_AT_MOST)  # chat goes first

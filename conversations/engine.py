@@ -20,7 +20,6 @@ from conversations.typed_buttons import press_typed
 from storage.db import Database, Unavailable
 from storage.people import (Speaker, person_by_email, person_by_identity, remember_identity,
                             roles_of, speaker)
-from storage.tables import Person
 
 log = logging.getLogger(__name__)
 LANGUAGES_KEPT = 10_000  # speakers whose language an error reply remembers
@@ -77,10 +76,14 @@ class Engine:
             return self.texts.render(lang, "errors/unknown_user")
         return "\n\n".join(self.texts.render(code, "errors/unknown_user") for code in LANGUAGES)
 
-    def _remember_language(self, ref: ConversationRef, person: Person) -> None:
+    def remember_language(self, platform: str, user_id: str, language: str) -> None:
+        """Learnt from a turn (here, or in a turn process: bot/inbox/turns.py)."""
         if len(self._languages) >= LANGUAGES_KEPT:
             self._languages.pop(next(iter(self._languages)))
-        self._languages[(ref.platform, ref.user_id)] = person.language
+        self._languages[(platform, user_id)] = language
+
+    def remembered_language(self, platform: str, user_id: str) -> str:
+        return self._languages.get((platform, user_id), "")
 
     def is_known(self, platform: str, user_id: str) -> bool:
         """Whether this platform identity is already matched to a person (no lookup needed).
@@ -111,7 +114,7 @@ class Engine:
             if known is None:
                 return _kept(session, settle, Reply([Message(self._unknown_user(event.ref))]))
             person = known.person
-            self._remember_language(event.ref, person)
+            self.remember_language(event.ref.platform, event.ref.user_id, person.language)
             turn = Turn(session, person, known.roles, now, self.texts,
                         organizer=self.organizer, public_url=self.public_url)
             if not turn.roles:

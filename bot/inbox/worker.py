@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.inbox.replies import decode, encode
+from bot.inbox.replies import decode
+from bot.inbox.turns import Turn, TurnProcesses, TurnStopped, in_thread
 from conversations.engine import Engine, Reply
 from conversations.messages import InboundEvent
 from storage import inbox
@@ -80,26 +81,22 @@ class Failed(Exception):
 class Job:
     """One claimed row: its stored request, and the engine turn that answers it (at most once)."""
 
-    def __init__(self, row: InboxItem, engine: Engine, last_try: bool,
-                 run: Callable | None = None) -> None:
+    def __init__(self, row: InboxItem, turn: Turn, last_try: bool) -> None:
         self.row = row
-        self.engine = engine
+        self._turn = turn
         self.last_try = last_try
-        self._run = run or asyncio.to_thread
         self.parked_because = ""  # the engine failed on the last try: answered, then parked
 
     async def answer(self, event: InboundEvent) -> Reply:
-        """The engine's reply to `event`: saved with the turn, or the one saved by a worker
-        that died before sending it."""
+        """The engine's reply to `event`: saved with the turn (the request's record: its key
+        turns a platform's retry away, its saved reply a second run), or the one saved by a
+        worker that died before sending it."""
         if self.row.reply_json:
             return decode(self.row.reply_json)
-        row_id = self.row.id  # the request's record: its key turns a platform's retry away,
-        # its saved reply a second run
-
-        def keep(session, reply: Reply) -> None:
-            inbox.save_reply(session, row_id, encode(reply))
-
-        reply = await self._run(self.engine.handle, event, keep)
+        try:
+            reply = await self._turn(event, self.row.id)
+        except TurnStopped as stopped:
+            raise Failed(str(stopped)) from None
         if reply.failure and not self.last_try:
             raise Failed(reply.failure)
         self.parked_because = reply.failure  # the person still hears "try again" / "sorry"
@@ -114,6 +111,9 @@ class InboxWorker:
         self.claim_timeout, self.poll = claim_timeout, poll
         self.max_attempts, self.in_flight = max_attempts, in_flight
         self.processors: dict[str, Processor] = {}
+        # Where engine turns run: this process's answer threads, unless `serve` gives the
+        # worker processes of their own (bot/inbox/turns.py).
+        self.turns: Turn | TurnProcesses = in_thread(engine, self._in_turn)
         # Two small pools: storing (the ack path) never waits for a thread busy answering.
         self._acks = ThreadPoolExecutor(ACK_THREADS, thread_name_prefix="inbox-store")
         self._answers = ThreadPoolExecutor(in_flight + 1, thread_name_prefix="inbox-answer")
@@ -131,6 +131,12 @@ class InboxWorker:
         self._sqlite = bool(getattr(db, "is_sqlite", False))
         self._turns = Turns(exclusive=self._sqlite)
         self._last_chat = float("-inf")  # the last store or answer, on the loop's clock
+
+    def run_turns_in(self, turns: TurnProcesses) -> None:
+        """Engine turns in processes of their own: this process only waits for them, so it
+        keeps more rows in flight (two more a process) to keep those processes busy."""
+        self.turns = turns
+        self.in_flight = IN_FLIGHT + 2 * turns.size
 
     # -- storing (the ack path) ------------------------------------------------------------------
 
@@ -210,6 +216,8 @@ class InboxWorker:
             await asyncio.wait(set(self._tasks), timeout=grace)
         self._acks.shutdown(wait=False)
         self._answers.shutdown(wait=False)
+        if isinstance(self.turns, TurnProcesses):
+            self.turns.close()
 
     async def _run(self) -> None:
         pause = self.poll
@@ -283,8 +291,7 @@ class InboxWorker:
         try:
             if processor is None:
                 raise Failed(f"no {row.platform} adapter in this process")
-            job = Job(row, self.engine, last_try=row.attempts >= self.max_attempts,
-                      run=self._in_turn)
+            job = Job(row, self.turns, last_try=row.attempts >= self.max_attempts)
             await processor.process(job)
         except asyncio.CancelledError:
             raise

@@ -30,10 +30,21 @@ def test_only_the_settings_module_reads_the_environment():
     ("TICK_SECONDS", "soon", "TICK_SECONDS must be a number"),
     ("INBOX_CLAIM_SECONDS", "0", "INBOX_CLAIM_SECONDS must be at least 1"),
     ("LOG_LEVEL", "chatty", "LOG_LEVEL must be one of DEBUG, INFO"),
+    ("ENGINE_PROCESSES", "many", "ENGINE_PROCESSES must be a whole number, not 'many'"),
+    ("ENGINE_PROCESSES", "-2", "ENGINE_PROCESSES must be between 0 and 64"),
 ])
 def test_a_value_that_cannot_be_used_names_its_variable(name, value, words):
     with pytest.raises(SettingsError, match=re.escape(words)):
         Settings.from_environ({name: value})
+
+
+def test_engine_turns_get_processes_of_their_own_on_postgresql_unless_told_otherwise():
+    postgres = {"DATABASE_URL": "postgresql+psycopg://bot@db/mentoring"}
+    assert Settings.from_environ(postgres).turn_processes(cores=2) == 2
+    assert Settings.from_environ(postgres).turn_processes(cores=16) == 4
+    assert Settings.from_environ({**postgres, "ENGINE_PROCESSES": "0"}).turn_processes(2) == 0
+    assert Settings.from_environ({}).turn_processes(cores=8) == 0  # SQLite: one writer
+    assert Settings.from_environ({"ENGINE_PROCESSES": "3"}).turn_processes(cores=8) == 3
 
 
 def test_the_defaults_and_the_values_read():

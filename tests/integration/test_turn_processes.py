@@ -1,0 +1,128 @@
+"""Engine turns in processes of their own (what `serve` does on PostgreSQL): the same turn as in
+a thread, its reply kept in the inbox row; a process that dies is replaced and the request
+tried again; the processes end with the process that started them, even when it is killed."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from functools import partial
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from app import turn_engine
+from bot.inbox.replies import encode
+from bot.inbox.turns import TurnProcesses
+from bot.inbox.worker import Failed, Job
+from conversations.messages import ConversationRef, TextReceived
+from storage import inbox
+from storage.tables import InboxItem
+from tests.helpers import ROOT, import_programme
+
+SOFIE = ConversationRef(platform="slack", user_id="U0SOFIE", email="sofie.lund@example.org")
+
+
+def _environ(database, tmp_path: Path, now) -> dict[str, str]:
+    clock = tmp_path / "clock"
+    clock.write_text(now.isoformat())  # the turn processes' clock: the test's moment
+    return {"DATABASE_URL": database.url, "CLOCK_FILE": str(clock)}
+
+
+def _row(database, key: str, now) -> InboxItem:
+    inbox.store(database.engine, inbox.Inbound(key, "slack", "command", "slack:U0SOFIE", "{}",
+                                               now))
+    with database.unit() as session:
+        return session.exec(select(InboxItem).where(InboxItem.key == inbox.key_of(key))).one()
+
+
+def test_a_turn_in_a_process_of_its_own_is_the_same_turn_and_its_reply_is_kept(
+        services, database, clock, tmp_path):
+    import_programme(database, now=clock.now())
+    row = _row(database, "slack:command:1", clock.now())
+    event = TextReceived(SOFIE, "help", clock.now())
+    turns = TurnProcesses(1, partial(turn_engine, _environ(database, tmp_path, clock.now())),
+                          services.engine)
+
+    async def run():
+        await turns.start()
+        return await Job(row, turns, last_try=False).answer(event)
+
+    try:
+        reply = asyncio.run(run())
+    finally:
+        turns.close()
+    # This process learnt her language from the turn in the other process: its own answers
+    # (the database away) speak Danish to her too.
+    assert services.engine.language_for("slack", "U0SOFIE") == "da"
+    in_thread = services.engine.handle(event)
+    assert [m.text for m in reply.messages] == [m.text for m in in_thread.messages]
+    assert reply.person_id == in_thread.person_id and not reply.failure
+    with database.unit() as session:
+        assert session.get(InboxItem, row.id).reply_json == encode(reply)
+
+
+def test_a_turn_process_that_dies_is_replaced_and_the_request_tried_again(
+        services, database, clock, tmp_path):
+    import_programme(database, now=clock.now())
+    row = _row(database, "slack:command:2", clock.now())
+    event = TextReceived(SOFIE, "help", clock.now())
+    turns = TurnProcesses(1, partial(turn_engine, _environ(database, tmp_path, clock.now())),
+                          services.engine)
+
+    async def run():
+        await turns.start()
+        for pid in list(turns._pool._processes):
+            os.kill(pid, signal.SIGKILL)
+        with pytest.raises(Failed, match="engine process stopped"):
+            await Job(row, turns, last_try=False).answer(event)
+        return await Job(row, turns, last_try=False).answer(event)  # the worker's retry
+
+    try:
+        reply = asyncio.run(run())
+    finally:
+        turns.close()
+    assert reply.messages and not reply.failure
+    with database.unit() as session:
+        assert session.get(InboxItem, row.id).reply_json == encode(reply)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal")
+def test_turn_processes_end_with_the_process_that_started_them_even_when_it_is_killed(
+        sqlite_database, tmp_path):
+    script = textwrap.dedent(f"""
+        import asyncio, sys, time
+        from functools import partial
+        from app import turn_engine
+        from bot.inbox.turns import TurnProcesses
+        turns = TurnProcesses(2, partial(turn_engine, {{"DATABASE_URL": {sqlite_database.url!r}}}),
+                              turn_engine({{"DATABASE_URL": {sqlite_database.url!r}}}))
+        asyncio.run(turns.start())
+        print(*turns._pool._processes, flush=True)
+        time.sleep(60)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        children = [int(pid) for pid in parent.stdout.readline().split()]
+        assert len(children) == 2 and all(_alive(pid) for pid in children)
+    finally:
+        parent.kill()  # SIGKILL: no clean-up of its own
+        parent.wait()
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in children)
