@@ -28,68 +28,57 @@ from tests.helpers import ROOT, import_programme
 SOFIE = ConversationRef(platform="slack", user_id="U0SOFIE", email="sofie.lund@example.org")
 
 
-def _environ(database, tmp_path: Path, now) -> dict[str, str]:
-    clock = tmp_path / "clock"
-    clock.write_text(now.isoformat())  # the turn processes' clock: the test's moment
-    return {"DATABASE_URL": database.url, "CLOCK_FILE": str(clock)}
-
-
-def _row(database, key: str, now) -> InboxItem:
-    inbox.store(database.engine, inbox.Inbound(key, "slack", "command", "slack:U0SOFIE", "{}",
-                                               now))
-    with database.unit() as session:
-        return session.exec(select(InboxItem).where(InboxItem.key == inbox.key_of(key))).one()
-
-
-def test_a_turn_in_a_process_of_its_own_is_the_same_turn_and_its_reply_is_kept(
-        services, database, clock, tmp_path):
+def _answered(services, database, clock, tmp_path, between=None):
+    """Sofie's `help`, stored in the inbox and answered through a turn process (`between`:
+    what happens to the turn processes after they started, before the answer)."""
     import_programme(database, now=clock.now())
-    row = _row(database, "slack:command:1", clock.now())
+    key = "slack:command:1"
+    inbox.store(database.engine, inbox.Inbound(key, "slack", "command", "slack:U0SOFIE", "{}",
+                                               clock.now()))
+    with database.unit() as session:
+        row = session.exec(select(InboxItem).where(InboxItem.key == inbox.key_of(key))).one()
+    moment = tmp_path / "clock"
+    moment.write_text(clock.now().isoformat())  # the turn processes' clock: the test's
+    environ = {"DATABASE_URL": database.url, "CLOCK_FILE": str(moment)}
+    turns = TurnProcesses(1, partial(turn_engine, environ), services.engine)
     event = TextReceived(SOFIE, "help", clock.now())
-    turns = TurnProcesses(1, partial(turn_engine, _environ(database, tmp_path, clock.now())),
-                          services.engine)
 
     async def run():
         await turns.start()
+        if between:
+            await between(turns, lambda: Job(row, turns, last_try=False).answer(event))
         return await Job(row, turns, last_try=False).answer(event)
 
     try:
         reply = asyncio.run(run())
     finally:
         turns.close()
+    with database.unit() as session:
+        assert session.get(InboxItem, row.id).reply_json == encode(reply)  # kept with the turn
+    return event, reply
+
+
+def test_a_turn_in_a_process_of_its_own_is_the_same_turn_and_its_reply_is_kept(
+        services, database, clock, tmp_path):
+    event, reply = _answered(services, database, clock, tmp_path)
     # This process learnt her language from the turn in the other process: its own answers
     # (the database away) speak Danish to her too.
     assert services.engine.language_for("slack", "U0SOFIE") == "da"
     in_thread = services.engine.handle(event)
     assert [m.text for m in reply.messages] == [m.text for m in in_thread.messages]
     assert reply.person_id == in_thread.person_id and not reply.failure
-    with database.unit() as session:
-        assert session.get(InboxItem, row.id).reply_json == encode(reply)
 
 
 def test_a_turn_process_that_dies_is_replaced_and_the_request_tried_again(
         services, database, clock, tmp_path):
-    import_programme(database, now=clock.now())
-    row = _row(database, "slack:command:2", clock.now())
-    event = TextReceived(SOFIE, "help", clock.now())
-    turns = TurnProcesses(1, partial(turn_engine, _environ(database, tmp_path, clock.now())),
-                          services.engine)
-
-    async def run():
-        await turns.start()
+    async def killed(turns, answer):
         for pid in list(turns._pool._processes):
             os.kill(pid, signal.SIGKILL)
         with pytest.raises(Failed, match="engine process stopped"):
-            await Job(row, turns, last_try=False).answer(event)
-        return await Job(row, turns, last_try=False).answer(event)  # the worker's retry
+            await answer()  # the inbox worker tries the request again: the answer below
 
-    try:
-        reply = asyncio.run(run())
-    finally:
-        turns.close()
+    _, reply = _answered(services, database, clock, tmp_path, between=killed)
     assert reply.messages and not reply.failure
-    with database.unit() as session:
-        assert session.get(InboxItem, row.id).reply_json == encode(reply)
 
 
 def _alive(pid: int) -> bool:
