@@ -18,7 +18,7 @@ from sqlmodel import select
 
 from app import turn_engine
 from bot.inbox.replies import encode
-from bot.inbox.turns import TurnProcesses
+from bot.inbox.turns import NICER, TurnProcesses
 from bot.inbox.worker import Failed, Job
 from conversations.messages import ConversationRef, TextReceived
 from storage import inbox
@@ -96,7 +96,7 @@ def test_turn_processes_end_with_the_process_that_started_them_even_when_it_is_k
         import asyncio, sys, time
         from functools import partial
         from app import turn_engine
-        from bot.inbox.turns import TurnProcesses
+        from bot.inbox.turns import NICER, TurnProcesses
         turns = TurnProcesses(2, partial(turn_engine, {{"DATABASE_URL": {sqlite_database.url!r}}}),
                               turn_engine({{"DATABASE_URL": {sqlite_database.url!r}}}))
         asyncio.run(turns.start())
@@ -108,6 +108,9 @@ def test_turn_processes_end_with_the_process_that_started_them_even_when_it_is_k
     try:
         children = [int(pid) for pid in parent.stdout.readline().split()]
         assert len(children) == 2 and all(_alive(pid) for pid in children)
+        # and they give way to it when both want a core
+        assert {os.getpriority(os.PRIO_PROCESS, pid) for pid in children} == {
+            os.getpriority(os.PRIO_PROCESS, parent.pid) + NICER}
     finally:
         parent.kill()  # SIGKILL: no clean-up of its own
         parent.wait()
