@@ -115,6 +115,9 @@ def _start(make_engine: Callable[[], Engine], log_level: str) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (AttributeError, OSError):
         pass
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # it died before the line above
+        os._exit(0)
     os.nice(NICER)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is for `serve`; it stops these
     from bot.logs import configure

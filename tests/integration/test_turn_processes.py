@@ -118,3 +118,45 @@ def test_turn_processes_end_with_the_process_that_started_them_even_when_it_is_k
     while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_alive(pid) for pid in children)
+
+
+def _marked(mark: str) -> list[int]:
+    """Live processes whose environment carries `mark`."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if mark.encode() in environ.read_bytes() and _alive(int(environ.parent.name)):
+                found.append(int(environ.parent.name))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal")
+def test_a_serve_killed_while_its_turn_processes_start_leaves_none_behind(
+        sqlite_database, tmp_path):
+    """Killed before a turn process has asked to die with it (it is still importing), the
+    process must notice on its own that its parent is gone."""
+    mark = f"TURNS_TEST_{os.getpid()}_{time.monotonic_ns()}"
+    script = textwrap.dedent(f"""
+        import asyncio
+        from functools import partial
+        from app import turn_engine
+        from bot.inbox.turns import TurnProcesses
+        make = partial(turn_engine, {{"DATABASE_URL": {sqlite_database.url!r}}})
+        asyncio.run(TurnProcesses(2, make, make()).start())
+    """)
+    parents = [subprocess.Popen([sys.executable, "-c", script], cwd=ROOT,
+                                env={**os.environ, mark: "1"}) for _ in range(8)]
+    started = time.monotonic()
+    for n, parent in enumerate(parents):  # killed at different moments of the start-up
+        time.sleep(max(0.0, started + 1.0 + 0.25 * n - time.monotonic()))
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 20
+    while _marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = _marked(mark)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
