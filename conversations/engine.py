@@ -66,7 +66,7 @@ class Engine:
         """A speaker's language for an error reply, remembered from their last turn here (the
         database may be the thing that failed, so it is not asked), else their platform's
         (`locale`), else English."""
-        return self._languages.get((platform, user_id), locale_language(locale) or "en")
+        return self.remembered_language(platform, user_id) or locale_language(locale) or "en"
 
     def _unknown_user(self, ref: ConversationRef) -> str:
         """Someone on no roster: in their platform's language when it says, else in every
@@ -83,6 +83,7 @@ class Engine:
         self._languages[(platform, user_id)] = language
 
     def remembered_language(self, platform: str, user_id: str) -> str:
+        """The speaker's language from their last turn here; "" if none."""
         return self._languages.get((platform, user_id), "")
 
     def is_known(self, platform: str, user_id: str) -> bool:
