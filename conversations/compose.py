@@ -319,7 +319,8 @@ def _status_values(ctx: Context):
         last = meetings.last_meeting(ctx.session, ctx.pair.id)
         if "since_meeting" in ctx.payload and (last.id if last else 0) != ctx.payload["since_meeting"]:
             raise Skip("the pair has met since")
-    return {"held": held, "agreed": meetings_agreed_by(ctx.programme, ctx.now)}, (
+    started_at = ctx.pair.started_at if ctx.pair is not None else None
+    return {"held": held, "agreed": meetings_agreed_by(ctx.programme, ctx.now, started_at)}, (
         ctx.button("schedule_next", NEXT_BUTTON), ctx.button("log_meeting", LOG_BUTTON))
 
 

@@ -182,17 +182,22 @@ def phase(programme: Programme, now: datetime) -> str:
     return [name for threshold, name in PHASES if share >= threshold][-1]
 
 
-def meetings_agreed_by(programme: Programme, now: datetime) -> int:
-    """Meetings the cadence promises by now: one at the start and one per cadence period since."""
-    if now < start_moment(programme):
+def meetings_agreed_by(programme: Programme, now: datetime,
+                       started_at: datetime | None = None) -> int:
+    """Meetings the cadence promises by now: one at the start and one per cadence period since.
+    A pair that joined late (`started_at`, Pair.started_at) counts from when it joined."""
+    start = start_moment(programme)
+    if started_at is not None and started_at > start:
+        start = started_at
+    if now < start:
         return 0
     until = min(now, end_moment(programme))
-    weeks = (until - start_moment(programme)).days // 7
+    weeks = (until - start).days // 7
     return 1 + weeks // programme.cadence_weeks
 
 
-def meetings_agreed_total(programme: Programme) -> int:
-    return meetings_agreed_by(programme, end_moment(programme))
+def meetings_agreed_total(programme: Programme, started_at: datetime | None = None) -> int:
+    return meetings_agreed_by(programme, end_moment(programme), started_at)
 
 
 def local_day(moment: datetime, zone: str) -> date:

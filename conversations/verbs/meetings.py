@@ -71,7 +71,8 @@ def record(turn: Turn, role, when: When, minutes: int, note: str,
     buttons = () if booked else (Button(turn.text("buttons/schedule_next"), NEXT_BUTTON),)
     turn.say("meetings/logged", when=when.at.astimezone(turn.tz), has_time=when.has_time,
              minutes=minutes, note=note, held=held,
-             agreed=meetings_agreed_by(role.programme, turn.now), booked=booked is not None,
+             agreed=meetings_agreed_by(role.programme, turn.now, role.pair.started_at),
+             booked=booked is not None,
              booked_at=booked.at.astimezone(turn.tz) if booked else None, buttons=buttons)
 
 
